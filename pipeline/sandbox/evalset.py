@@ -1,0 +1,120 @@
+"""Evaluation sets, made like the web's images but never served (save planted copies).
+
+- shapes:    one shape class per image (zero-shot over 10 shape names)
+- colours:   one colour class per image (zero-shot over 10 colour names)
+- clipart:   held-out openclipart drawings, labelled by top-level category
+- retrieval: scenes with an English caption each (image<->text retrieval)
+
+Each set is an image folder, `eval/<set>/<label>/<id>.jpg`, the layout torchvision's
+ImageFolder and `openwit eval --folder` read, plus `eval/<set>/labels.parquet`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from pipeline.sandbox import captions
+from pipeline.sandbox.clipart import Clip
+from pipeline.sandbox.config import SandboxConfig
+from pipeline.sandbox.scenes import COLOURS, SHAPES, render, scene_from_seed
+from queries.io import atomic_write_text
+
+EVAL_SIZE = 224
+_EVAL_SEED_BASE = 2_000_000_000  # disjoint from the served scenes' seeds (< 2**31 - this)
+# Category folder -> the words a prompt would use ("a photo of a {}.").
+CLIPART_CLASSES = {
+    "animals": "animal", "buildings": "building", "computer": "computer icon",
+    "food": "food", "geography": "map", "office": "office supply", "people": "person",
+    "plants": "plant", "recreation": "toy or game", "shapes": "geometric shape",
+    "signs_and_symbols": "sign or symbol", "tools": "tool", "transportation": "vehicle",
+}
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    eval_id: str  # "<set>/<label>/<nnnn>": also its path under eval/, without .jpg
+    set: str
+    label: str
+    seed: int = -1  # scenes
+    clip: Clip | None = None
+    caption: str = ""
+
+    @property
+    def scene(self):
+        if self.set == "shapes":
+            return scene_from_seed(self.seed, shape=self.label, single=True)
+        if self.set == "colours":
+            return scene_from_seed(self.seed, colour=self.label, single=True)
+        return scene_from_seed(self.seed)
+
+
+def make_items(cfg: SandboxConfig, clips: list[Clip]) -> tuple[list[EvalItem], set[str]]:
+    """The eval items, and the clip paths they hold out of the served pool."""
+    rng = np.random.default_rng([cfg.seed, 101])
+    items: list[EvalItem] = []
+    seed = _EVAL_SEED_BASE + cfg.seed * 100_000
+    for set_name, labels in (("shapes", SHAPES), ("colours", tuple(COLOURS))):
+        for label in labels:
+            for k in range(cfg.eval_per_class):
+                seed += 1
+                items.append(EvalItem(f"{set_name}/{label}/{k:04d}", set_name, label, seed))
+    held: set[str] = set()
+    for category in CLIPART_CLASSES:
+        pool = [c for c in clips if c.category == category]
+        if len(pool) < 2 * cfg.eval_clipart_per_class:
+            continue
+        for k, i in enumerate(sorted(rng.choice(len(pool), cfg.eval_clipart_per_class, replace=False))):
+            items.append(EvalItem(f"clipart/{category}/{k:04d}", "clipart", category, clip=pool[i]))
+            held.add(pool[i].path)
+    for k in range(cfg.eval_retrieval):
+        seed += 1
+        scene = scene_from_seed(seed)
+        caption = captions.english(scene, rng)
+        items.append(EvalItem(f"retrieval/all/{k:04d}", "retrieval", "all", seed, caption=caption))
+    return items, held
+
+
+def image(item: EvalItem, clipart_dir: Path) -> Image.Image:
+    if item.clip is not None:
+        with Image.open(clipart_dir / "png" / item.clip.path) as im:
+            return flatten(im, EVAL_SIZE)
+    return render(item.scene, EVAL_SIZE, EVAL_SIZE)
+
+
+def flatten(im: Image.Image, side: int) -> Image.Image:
+    """A drawing with transparency, on white, fitted into a square of `side` pixels."""
+    im = im.convert("RGBA")
+    im.thumbnail((side, side))
+    canvas = Image.new("RGB", (side, side), (255, 255, 255))
+    canvas.paste(im, ((side - im.width) // 2, (side - im.height) // 2), im)
+    return canvas
+
+
+def write(items: list[EvalItem], out: Path, clipart_dir: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    rows: dict[str, list[dict]] = {}
+    for item in items:
+        path = out / f"{item.eval_id}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image(item, clipart_dir).save(path, "JPEG", quality=95)
+        counts[item.set] = counts.get(item.set, 0) + 1
+        rows.setdefault(item.set, []).append(
+            {"eval_id": item.eval_id, "path": f"{item.eval_id}.jpg", "label": item.label,
+             "caption": item.caption or None}
+        )
+    for set_name, set_rows in rows.items():
+        pq.write_table(pa.Table.from_pylist(set_rows), out / set_name / "labels.parquet")
+    classes = {
+        "shapes": {s: s for s in SHAPES},
+        "colours": {c: c for c in COLOURS},
+        "clipart": {k: v for k, v in CLIPART_CLASSES.items() if k in {i.label for i in items}},
+    }
+    atomic_write_text(out / "classes.json", json.dumps(classes, indent=2) + "\n")
+    return counts
