@@ -128,7 +128,9 @@ def write(ql: QueryList, out_dir: Path, config: QueryConfig | None = None) -> Pa
     pq.write_table(table, tmp)
     os.replace(tmp, target / "entries.parquet")
     atomic_write_text(target / "entries.txt", "".join(e + "\n" for e in ql.entries))
-    atomic_write_bytes(target / "metadata.json", json.dumps(ql.entries, ensure_ascii=False).encode())
+    atomic_write_bytes(
+        target / "metadata.json", json.dumps(ql.entries, ensure_ascii=False).encode()
+    )
     summary = {
         "name": target.name,
         "hash": ql.digest,

@@ -77,7 +77,9 @@ def bigrams(
         yield f"{x} {y}", -neg_pmi
 
 
-def titles(synsets: Iterable[Synset], title_files: Iterable[Path] = ()) -> Iterator[tuple[str, float]]:
+def titles(
+    synsets: Iterable[Synset], title_files: Iterable[Path] = ()
+) -> Iterator[tuple[str, float]]:
     """WordNet instance nouns (named people, places, events), then any title file (one a line)."""
     for s in synsets:
         if s.is_instance:

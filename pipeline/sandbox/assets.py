@@ -44,8 +44,11 @@ def transform_params(kind: str, seed: int, w: int, h: int) -> dict:
         box = (left, top, left + round(w * (1 - fx)), top + round(h * (1 - fy)))
         return {"box": box, "size": (box[2] - box[0], box[3] - box[1])}
     if kind == "colour":
-        return {"brightness": rng.uniform(0.85, 1.15), "saturation": rng.uniform(0.8, 1.2),
-                "size": (w, h)}
+        return {
+            "brightness": rng.uniform(0.85, 1.15),
+            "saturation": rng.uniform(0.8, 1.2),
+            "size": (w, h),
+        }
     return {"size": (w, h)}  # "reencode", "none": same pixels, other bytes
 
 
@@ -90,8 +93,10 @@ def encode(img: Image.Image, fmt: str, quality: int) -> bytes:
 def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
     """A PNG declaring width x height pixels in a few hundred bytes: a decoder that trusts
     the header would allocate gigabytes. Only the first rows' data is present."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
     idat = zlib.compress(b"\0" * (width + 1) * 4, 9)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

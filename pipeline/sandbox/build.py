@@ -1,11 +1,11 @@
 """Write the sandbox web: WARC pages, evaluation sets and the ground truth, atomically.
 
-    data/sandbox/
-      sandbox.json                       config, counts, layout
-      crawl-data/SANDBOX-2024-18/warc.paths.gz
-      crawl-data/SANDBOX-2024-18/segments/<seg>/warc/*.warc.gz
-      truth/{candidates,images,pages,hosts}.parquet, truth/summary.json
-      eval/<set>/<label>/<id>.jpg, eval/<set>/labels.parquet, eval/classes.json
+data/sandbox/
+  sandbox.json                       config, counts, layout
+  crawl-data/SANDBOX-2024-18/warc.paths.gz
+  crawl-data/SANDBOX-2024-18/segments/<seg>/warc/*.warc.gz
+  truth/{candidates,images,pages,hosts}.parquet, truth/summary.json
+  eval/<set>/<label>/<id>.jpg, eval/<set>/labels.parquet, eval/classes.json
 """
 
 from __future__ import annotations
@@ -67,16 +67,24 @@ def write_warcs(plan: Plan, out: Path, cfg: SandboxConfig) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
             w = WarcWriter(f, lambda m: rng.integers(0, 256, m, dtype=np.uint8).tobytes())
-            w.warcinfo(_EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"), name,
-                       {"software": "openwit-sandbox", "format": "WARC File Format 1.0",
-                        "isPartOf": CRAWL})
+            w.warcinfo(
+                _EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                name,
+                {
+                    "software": "openwit-sandbox",
+                    "format": "WARC File Format 1.0",
+                    "isPartOf": CRAWL,
+                },
+            )
             for page in plan.pages[k::n]:
                 date = (_EPOCH + timedelta(seconds=page["page_id"])).strftime("%Y-%m-%dT%H:%M:%SZ")
                 page["warc_file"] = rel
                 if page["kind"] in ("html", "malformed"):
                     cands = by_page.get(page["page_id"], [])
                     doc = html.page_html(page, cands, [_raw_caption(c) for c in cands], rng)
-                    w.exchange(date, page["url"], "200 OK", "text/html; charset=utf-8", doc.encode())
+                    w.exchange(
+                        date, page["url"], "200 OK", "text/html; charset=utf-8", doc.encode()
+                    )
                 else:
                     w.exchange(date, page["url"], *_other_body(page["kind"], rng))
         paths.append(rel)
@@ -86,7 +94,9 @@ def write_warcs(plan: Plan, out: Path, cfg: SandboxConfig) -> list[str]:
 
 
 def _table(rows: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+    return pa.Table.from_pylist(
+        [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    )
 
 
 def write_truth(plan: Plan, out: Path) -> dict:
@@ -100,8 +110,12 @@ def write_truth(plan: Plan, out: Path) -> dict:
         c["figcaption"] = raw if form == "figure" else None
         c["warc_file"] = plan.pages[c["page_id"]]["warc_file"]
         c.setdefault("dup_caption_of", None)
-    for name, rows in (("candidates", plan.candidates), ("images", plan.images),
-                       ("pages", plan.pages), ("hosts", plan.hosts)):
+    for name, rows in (
+        ("candidates", plan.candidates),
+        ("images", plan.images),
+        ("pages", plan.pages),
+        ("hosts", plan.hosts),
+    ):
         pq.write_table(_table(rows), truth / f"{name}.parquet")
     return summarise(plan)
 
@@ -113,14 +127,21 @@ def summarise(plan: Plan) -> dict:
         return dict(sorted(Counter(str(r[key]) for r in rows).items()))
 
     return {
-        "hosts": len(plan.hosts), "pages": len(plan.pages), "candidates": len(c),
-        "image_urls": len(i), "page_kinds": count(plan.pages, "kind"),
+        "hosts": len(plan.hosts),
+        "pages": len(plan.pages),
+        "candidates": len(c),
+        "image_urls": len(i),
+        "page_kinds": count(plan.pages, "kind"),
         "page_langs": count(plan.pages, "lang"),
         "robots_rules": count(plan.hosts, "robots"),
-        "image_groups": count(c, "group"), "faults": count(i, "fault"),
-        "caption_kinds": count(c, "caption_kind"), "caption_langs": count(c, "lang"),
-        "html_forms": count(c, "html_form"), "formats": count(i, "fmt"),
-        "asset_kinds": count(i, "asset_kind"), "transforms": count(i, "transform"),
+        "image_groups": count(c, "group"),
+        "faults": count(i, "fault"),
+        "caption_kinds": count(c, "caption_kind"),
+        "caption_langs": count(c, "lang"),
+        "html_forms": count(c, "html_form"),
+        "formats": count(i, "fmt"),
+        "asset_kinds": count(i, "asset_kind"),
+        "transforms": count(i, "transform"),
         "expected_status_by_candidate": count(c, "expected_status"),
         "expected_status_by_url": count(i, "expected_status"),
         "contaminated_candidates": sum(1 for r in c if r["group"] == "contaminated"),
@@ -139,11 +160,19 @@ def build(out: str | Path, cfg: SandboxConfig | None = None) -> dict:
     eval_counts = evalset.write(items, tmp / "eval", Path(cfg.clipart_dir))
     plan = make_plan(cfg, clips, held, items)
     warcs = write_warcs(plan, tmp, cfg)
-    summary = write_truth(plan, tmp) | {"eval": eval_counts, "warc_files": len(warcs),
-                                        "clipart_available": bool(clips)}
+    summary = write_truth(plan, tmp) | {
+        "eval": eval_counts,
+        "warc_files": len(warcs),
+        "clipart_available": bool(clips),
+    }
     atomic_write_text(tmp / "truth" / "summary.json", json.dumps(summary, indent=2) + "\n")
-    meta = {"format_version": FORMAT_VERSION, "config": asdict(cfg), "crawl": CRAWL,
-            "warc_paths": f"crawl-data/{CRAWL}/warc.paths.gz", "summary": summary}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(cfg),
+        "crawl": CRAWL,
+        "warc_paths": f"crawl-data/{CRAWL}/warc.paths.gz",
+        "summary": summary,
+    }
     atomic_write_text(tmp / "sandbox.json", json.dumps(meta, indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)
@@ -157,4 +186,5 @@ def is_built(out: str | Path, cfg: SandboxConfig) -> bool:
         return False
     saved = json.loads(meta.read_text())
     return saved.get("format_version") == FORMAT_VERSION and saved.get("config") == json.loads(
-        json.dumps(asdict(cfg)))
+        json.dumps(asdict(cfg))
+    )

@@ -37,8 +37,11 @@ def _meta(svg: Path) -> tuple[str, str, tuple[str, ...]]:
     desc = _DESC.search(data)
     subject = _SUBJECT.search(data)
     keywords = tuple(_text(k) for k in _LI.findall(subject.group(1))) if subject else ()
-    return (_text(title.group(1)) if title else "", _text(desc.group(1)) if desc else "",
-            tuple(k for k in keywords if k))
+    return (
+        _text(title.group(1)) if title else "",
+        _text(desc.group(1)) if desc else "",
+        tuple(k for k in keywords if k),
+    )
 
 
 def catalogue(root: Path = DEFAULT_CLIPART_DIR) -> list[Clip]:

@@ -25,24 +25,51 @@ FAULT_STATUS = {
 }
 
 DEFAULT_FAULT_SHARES = {
-    "http_404": 0.02, "http_500": 0.01, "slow": 0.002, "reset": 0.004, "truncated": 0.004,
-    "corrupt": 0.004, "not_image": 0.004, "bomb": 0.001, "redirect_chain": 0.01,
-    "redirect_loop": 0.002, "redirect_ssrf": 0.002, "noai": 0.004, "noimageai": 0.004,
-    "retry_429": 0.004, "retry_503": 0.002,
+    "http_404": 0.02,
+    "http_500": 0.01,
+    "slow": 0.002,
+    "reset": 0.004,
+    "truncated": 0.004,
+    "corrupt": 0.004,
+    "not_image": 0.004,
+    "bomb": 0.001,
+    "redirect_chain": 0.01,
+    "redirect_loop": 0.002,
+    "redirect_ssrf": 0.002,
+    "noai": 0.004,
+    "noimageai": 0.004,
+    "retry_429": 0.004,
+    "retry_503": 0.002,
 }
 
 DEFAULT_CAPTION_SHARES = {
-    "dup_caption": 0.03, "filename": 0.012, "click_here": 0.012, "empty": 0.012,
-    "very_long": 0.006, "url_only": 0.006, "foreign": 0.02, "mojibake": 0.006,
+    "dup_caption": 0.03,
+    "filename": 0.012,
+    "click_here": 0.012,
+    "empty": 0.012,
+    "very_long": 0.006,
+    "url_only": 0.006,
+    "foreign": 0.02,
+    "mojibake": 0.006,
 }
 
 DEFAULT_IMAGE_SHARES = {
-    "exact_dup": 0.04, "near_dup": 0.05, "url_dup": 0.03, "tiny": 0.015,
-    "extreme_aspect": 0.015, "contaminated": 0.01,
+    "exact_dup": 0.04,
+    "near_dup": 0.05,
+    "url_dup": 0.03,
+    "tiny": 0.015,
+    "extreme_aspect": 0.015,
+    "contaminated": 0.01,
 }
 
-DEFAULT_PAGE_SHARES = {"foreign": 0.05, "malformed": 0.04, "non_html": 0.03, "garbage": 0.01,
-                       "http_error": 0.01, "base_href": 0.08}
+DEFAULT_PAGE_SHARES = {
+    "foreign": 0.05,
+    "malformed": 0.04,
+    "non_html": 0.03,
+    "garbage": 0.01,
+    "http_error": 0.01,
+    "base_href": 0.08,
+}
 
 
 @dataclass(frozen=True)
@@ -66,4 +93,3 @@ class SandboxConfig:
     eval_per_class: int = 20
     eval_clipart_per_class: int = 12
     eval_retrieval: int = 200
-

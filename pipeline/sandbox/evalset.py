@@ -30,10 +30,19 @@ EVAL_SIZE = 224
 _EVAL_SEED_BASE = 2_000_000_000  # disjoint from the served scenes' seeds (< 2**31 - this)
 # Category folder -> the words a prompt would use ("a photo of a {}.").
 CLIPART_CLASSES = {
-    "animals": "animal", "buildings": "building", "computer": "computer icon",
-    "food": "food", "geography": "map", "office": "office supply", "people": "person",
-    "plants": "plant", "recreation": "toy or game", "shapes": "geometric shape",
-    "signs_and_symbols": "sign or symbol", "tools": "tool", "transportation": "vehicle",
+    "animals": "animal",
+    "buildings": "building",
+    "computer": "computer icon",
+    "food": "food",
+    "geography": "map",
+    "office": "office supply",
+    "people": "person",
+    "plants": "plant",
+    "recreation": "toy or game",
+    "shapes": "geometric shape",
+    "signs_and_symbols": "sign or symbol",
+    "tools": "tool",
+    "transportation": "vehicle",
 }
 
 
@@ -70,7 +79,9 @@ def make_items(cfg: SandboxConfig, clips: list[Clip]) -> tuple[list[EvalItem], s
         pool = [c for c in clips if c.category == category]
         if len(pool) < 2 * cfg.eval_clipart_per_class:
             continue
-        for k, i in enumerate(sorted(rng.choice(len(pool), cfg.eval_clipart_per_class, replace=False))):
+        for k, i in enumerate(
+            sorted(rng.choice(len(pool), cfg.eval_clipart_per_class, replace=False))
+        ):
             items.append(EvalItem(f"clipart/{category}/{k:04d}", "clipart", category, clip=pool[i]))
             held.add(pool[i].path)
     for k in range(cfg.eval_retrieval):
@@ -106,8 +117,12 @@ def write(items: list[EvalItem], out: Path, clipart_dir: Path) -> dict[str, int]
         image(item, clipart_dir).save(path, "JPEG", quality=95)
         counts[item.set] = counts.get(item.set, 0) + 1
         rows.setdefault(item.set, []).append(
-            {"eval_id": item.eval_id, "path": f"{item.eval_id}.jpg", "label": item.label,
-             "caption": item.caption or None}
+            {
+                "eval_id": item.eval_id,
+                "path": f"{item.eval_id}.jpg",
+                "label": item.label,
+                "caption": item.caption or None,
+            }
         )
     for set_name, set_rows in rows.items():
         pq.write_table(pa.Table.from_pylist(set_rows), out / set_name / "labels.parquet")

@@ -35,8 +35,13 @@ class Plan:
     candidates: list[dict] = field(default_factory=list)  # one row per <img> on a page
 
 
-def _allocate(rng: np.random.Generator, idx: np.ndarray, shares: dict[str, float],
-              minimum: int, default: str = "none") -> dict[int, str]:
+def _allocate(
+    rng: np.random.Generator,
+    idx: np.ndarray,
+    shares: dict[str, float],
+    minimum: int,
+    default: str = "none",
+) -> dict[int, str]:
     """Give disjoint random subsets of `idx` each label: max(minimum, share * n) items."""
     order = rng.permutation(idx)
     out, pos = {}, 0
@@ -55,27 +60,37 @@ def _hosts(cfg: SandboxConfig, rng: np.random.Generator) -> list[dict]:
     cdns = [f"cdn{i}.sandbox.test" for i in range(cfg.n_cdn)]
     rules = {h: "allow_all" for h in sites + cdns}
     order = [sites[i] for i in rng.permutation(len(sites))]
-    plan = (["disallow_all"] * cfg.robots_blocked_hosts
-            + ["disallow_openwit"] * cfg.robots_agent_blocked_hosts
-            + ["disallow_private"] * cfg.robots_private_hosts + ["missing"] * 3)
+    plan = (
+        ["disallow_all"] * cfg.robots_blocked_hosts
+        + ["disallow_openwit"] * cfg.robots_agent_blocked_hosts
+        + ["disallow_private"] * cfg.robots_private_hosts
+        + ["missing"] * 3
+    )
     for host, rule in zip(order, plan, strict=False):
         rules[host] = rule
-    return [{"host": h, "kind": "cdn" if h in cdns else "site", "robots": rules[h]}
-            for h in sites + cdns]
+    return [
+        {"host": h, "kind": "cdn" if h in cdns else "site", "robots": rules[h]}
+        for h in sites + cdns
+    ]
 
 
 def robots_blocks(rule: str, path: str) -> bool:
     """Whether OpenWIT's user agent may not fetch `path` on a host with this rule."""
     return rule in ("disallow_all", "disallow_openwit") or (
-        rule == "disallow_private" and path.startswith("/private/"))
+        rule == "disallow_private" and path.startswith("/private/")
+    )
 
 
 def _pages(cfg: SandboxConfig, rng: np.random.Generator, sites: list[str]) -> list[dict]:
     n = cfg.n_pages
     idx = np.arange(n)
-    kind = _allocate(rng, idx, {k: cfg.page_shares[k] for k in
-                                ("malformed", "non_html", "garbage", "http_error")},
-                     cfg.min_planted, "html")
+    kind = _allocate(
+        rng,
+        idx,
+        {k: cfg.page_shares[k] for k in ("malformed", "non_html", "garbage", "http_error")},
+        cfg.min_planted,
+        "html",
+    )
     htmlish = np.array([i for i in idx if kind[i] in ("html", "malformed")])
     foreign = _allocate(rng, htmlish, {"foreign": cfg.page_shares["foreign"]}, cfg.min_planted)
     base = _allocate(rng, htmlish, {"base": cfg.page_shares["base_href"]}, cfg.min_planted)
@@ -83,25 +98,37 @@ def _pages(cfg: SandboxConfig, rng: np.random.Generator, sites: list[str]) -> li
     for i in range(n):
         host = sites[int(rng.integers(len(sites)))]
         style = int(rng.integers(3))
-        path = (f"/articles/{i:05d}-{rng.integers(10**6):06d}.html", f"/gallery/{i:05d}/",
-                f"/{2015 + i % 10}/{1 + i % 12:02d}/post-{i:05d}.html")[style]
+        path = (
+            f"/articles/{i:05d}-{rng.integers(10**6):06d}.html",
+            f"/gallery/{i:05d}/",
+            f"/{2015 + i % 10}/{1 + i % 12:02d}/post-{i:05d}.html",
+        )[style]
         lang = "en"
         if foreign.get(i) == "foreign":
             lang = captions.LANGS[int(rng.integers(len(captions.LANGS)))]
-        pages.append({
-            "page_id": i, "url": f"http://{host}{path}", "host": host, "path": path,
-            "kind": kind[i], "lang": lang, "base_href": base.get(i) == "base",
-            "n_images": int(rng.integers(cfg.imgs_per_page[0], cfg.imgs_per_page[1] + 1))
-            if kind[i] in ("html", "malformed") else 0,
-        })
+        pages.append(
+            {
+                "page_id": i,
+                "url": f"http://{host}{path}",
+                "host": host,
+                "path": path,
+                "kind": kind[i],
+                "lang": lang,
+                "base_href": base.get(i) == "base",
+                "n_images": int(rng.integers(cfg.imgs_per_page[0], cfg.imgs_per_page[1] + 1))
+                if kind[i] in ("html", "malformed")
+                else 0,
+            }
+        )
     return pages
 
 
 class _Builder:
     """Holds the streams and counters while candidates are made; `plan()` runs it."""
 
-    def __init__(self, cfg: SandboxConfig, clips: list[Clip], held: set[str],
-                 eval_items: list[EvalItem]):
+    def __init__(
+        self, cfg: SandboxConfig, clips: list[Clip], held: set[str], eval_items: list[EvalItem]
+    ):
         self.cfg = cfg
         self.rng = {k: np.random.default_rng([cfg.seed, k]) for k in range(1, 12)}
         self.plan = Plan()
@@ -150,30 +177,55 @@ class _Builder:
         else:
             w, h = _SIZES[int(rng.integers(len(_SIZES)))]
         seed = int(rng.integers(2**30))
-        return {"asset_kind": "scene", "content_id": f"scene:{seed}", "scene_seed": seed,
-                "base_width": w, "base_height": h}
+        return {
+            "asset_kind": "scene",
+            "content_id": f"scene:{seed}",
+            "scene_seed": seed,
+            "base_width": w,
+            "base_height": h,
+        }
 
     def clip_asset(self, clip: Clip) -> dict:
         w, h = clip_size(*png_dims(Path(self.cfg.clipart_dir) / "png" / clip.path))
-        return {"asset_kind": "clip", "content_id": f"clip:{clip.path}", "clip_path": clip.path,
-                "base_width": w, "base_height": h, "_clip": clip}
+        return {
+            "asset_kind": "clip",
+            "content_id": f"clip:{clip.path}",
+            "clip_path": clip.path,
+            "base_width": w,
+            "base_height": h,
+            "_clip": clip,
+        }
 
     def eval_asset(self, item: EvalItem) -> dict:
-        return {"asset_kind": "eval", "content_id": f"eval:{item.eval_id}",
-                "eval_id": item.eval_id, "base_width": EVAL_SIZE, "base_height": EVAL_SIZE,
-                "_eval": item}
+        return {
+            "asset_kind": "eval",
+            "content_id": f"eval:{item.eval_id}",
+            "eval_id": item.eval_id,
+            "base_width": EVAL_SIZE,
+            "base_height": EVAL_SIZE,
+            "_eval": item,
+        }
 
-    def finish_asset(self, asset: dict, rng: np.random.Generator, transform: str = "none",
-                     fmt: str | None = None) -> dict:
+    def finish_asset(
+        self, asset: dict, rng: np.random.Generator, transform: str = "none", fmt: str | None = None
+    ) -> dict:
         if fmt is None:
-            fmt = ("png" if asset["asset_kind"] == "clip" and rng.random() < 0.5
-                   else str(rng.choice(["jpeg", "jpeg", "jpeg", "png", "webp"])))
+            fmt = (
+                "png"
+                if asset["asset_kind"] == "clip" and rng.random() < 0.5
+                else str(rng.choice(["jpeg", "jpeg", "jpeg", "png", "webp"]))
+            )
         tseed = int(rng.integers(2**31))
         size = transform_params(transform, tseed, asset["base_width"], asset["base_height"])["size"]
-        return {**asset, "fmt": fmt, "quality": int(rng.integers(75, 96)),
-                "transform": transform, "transform_seed": tseed,
-                "width": int(size[0]), "height": int(size[1])}
-
+        return {
+            **asset,
+            "fmt": fmt,
+            "quality": int(rng.integers(75, 96)),
+            "transform": transform,
+            "transform_seed": tseed,
+            "width": int(size[0]),
+            "height": int(size[1]),
+        }
 
     # -- candidates --------------------------------------------------------------------
     def run(self) -> Plan:
@@ -188,7 +240,9 @@ class _Builder:
         capkind = _allocate(rng[7], idx, cfg.caption_shares, cfg.min_planted, "natural")
         forms = rng[8].choice(len(FORMS), size=len(slots), p=_FORM_P)
         n_clips = min(len(self.clips), round(cfg.clipart_share * len(slots)))
-        clip_slots = set(rng[9].choice(len(slots), n_clips, replace=False).tolist()) if n_clips else set()
+        clip_slots = (
+            set(rng[9].choice(len(slots), n_clips, replace=False).tolist()) if n_clips else set()
+        )
         clips = iter(self.clips)
         cands: list[dict | None] = [None] * len(slots)
         originals: list[int] = []
@@ -206,7 +260,7 @@ class _Builder:
                 asset = self.finish_asset(self.clip_asset(next(clips)), a_rng)
             else:
                 asset = self.finish_asset(self.scene_asset(a_rng, g), a_rng)
-            cands[i] = self.new_image(page, asset, g, fault[i] if i in fault else "none")
+            cands[i] = self.new_image(page, asset, g, fault.get(i, "none"))
             if g == "original" and cands[i]["fault"] == "none":
                 originals.append(i)
         for i, (page, _k) in enumerate(slots):
@@ -234,12 +288,20 @@ class _Builder:
     def new_image(self, page: dict, asset: dict, group: str, fault: str) -> dict:
         host, path = self.new_url(page["host"], asset["fmt"])
         blocked = robots_blocks(self.rules[host], path)
-        row = {**{k: asset.get(k) for k in _ASSET_KEYS}, "url": f"http://{host}{path}",
-               "host": host, "path": path, "group": group, "fault": fault,
-               "robots_disallowed": blocked,
-               "expected_status": "robots_disallowed" if blocked else FAULT_STATUS[fault],
-               "dup_of": None, "url_dup_of": None, "_clip": asset.get("_clip"),
-               "_eval": asset.get("_eval")}
+        row = {
+            **{k: asset.get(k) for k in _ASSET_KEYS},
+            "url": f"http://{host}{path}",
+            "host": host,
+            "path": path,
+            "group": group,
+            "fault": fault,
+            "robots_disallowed": blocked,
+            "expected_status": "robots_disallowed" if blocked else FAULT_STATUS[fault],
+            "dup_of": None,
+            "url_dup_of": None,
+            "_clip": asset.get("_clip"),
+            "_eval": asset.get("_eval"),
+        }
         self.plan.images.append(row)
         return dict(row)
 
@@ -250,8 +312,12 @@ class _Builder:
             form = "img_abs"
             variant = int(rng.integers(4))
             host = c["host"]
-            c["src"] = (c["url"], f"http://{host.upper()}{c['path']}",
-                        f"http://{host}:80{c['path']}", f"{c['url']}#main")[variant]
+            c["src"] = (
+                c["url"],
+                f"http://{host.upper()}{c['path']}",
+                f"http://{host}:80{c['path']}",
+                f"{c['url']}#main",
+            )[variant]
         elif form in ("img_rel", "img_root", "srcset", "picture") and c["host"] == page["host"]:
             if page["base_href"]:  # <base href="http://host/">: relative to the root, not the page
                 c["src"] = c["path"].lstrip("/")
@@ -279,10 +345,17 @@ class _Builder:
             text = captions.english(scene, rng)
         lang = "en"
         if kind == "foreign" or (page["lang"] != "en" and kind == "natural"):
-            lang = page["lang"] if page["lang"] != "en" else \
-                captions.LANGS[int(rng.integers(len(captions.LANGS)))]
+            lang = (
+                page["lang"]
+                if page["lang"] != "en"
+                else captions.LANGS[int(rng.integers(len(captions.LANGS)))]
+            )
             title = c["_clip"].title if c["_clip"] is not None else text
-            text = captions.foreign(scene, lang, rng) if scene else captions.foreign_title(title, lang, rng)
+            text = (
+                captions.foreign(scene, lang, rng)
+                if scene
+                else captions.foreign_title(title, lang, rng)
+            )
             kind = "foreign"
         elif kind in captions.JUNK_KINDS:
             text = captions.junk(kind, rng, _FILLER)
@@ -299,13 +372,56 @@ class _Builder:
                     other = natural[int(rng.integers(len(natural)))]
                     if other["content_id"] != c["content_id"]:
                         break
-                c["caption"], c["lang"], c["dup_caption_of"] = other["caption"], "en", other["page_url"]
+                c["caption"], c["lang"], c["dup_caption_of"] = (
+                    other["caption"],
+                    "en",
+                    other["page_url"],
+                )
 
 
-_ASSET_KEYS = ("asset_kind", "content_id", "scene_seed", "clip_path", "eval_id", "base_width",
-               "base_height", "fmt", "quality", "transform", "transform_seed", "width", "height")
-_FILLER = ("the of and to in is for on with as by this that from at are was image photo "
-           "free download best new top gallery picture").split()
+_ASSET_KEYS = (
+    "asset_kind",
+    "content_id",
+    "scene_seed",
+    "clip_path",
+    "eval_id",
+    "base_width",
+    "base_height",
+    "fmt",
+    "quality",
+    "transform",
+    "transform_seed",
+    "width",
+    "height",
+)
+_FILLER = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "for",
+    "on",
+    "with",
+    "as",
+    "by",
+    "this",
+    "that",
+    "from",
+    "at",
+    "are",
+    "was",
+    "image",
+    "photo",
+    "free",
+    "download",
+    "best",
+    "new",
+    "top",
+    "gallery",
+    "picture",
+]
 
 
 def _relative(page_path: str, target: str) -> str:
@@ -315,6 +431,7 @@ def _relative(page_path: str, target: str) -> str:
     return posixpath.relpath(target, start)
 
 
-def make_plan(cfg: SandboxConfig, clips: list[Clip], held: set[str],
-              eval_items: list[EvalItem]) -> Plan:
+def make_plan(
+    cfg: SandboxConfig, clips: list[Clip], held: set[str], eval_items: list[EvalItem]
+) -> Plan:
     return _Builder(cfg, clips, held, eval_items).run()

@@ -12,20 +12,40 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-SHAPES = ("circle", "square", "triangle", "star", "hexagon", "heart", "cross", "ring",
-          "diamond", "crescent")
+SHAPES = (
+    "circle",
+    "square",
+    "triangle",
+    "star",
+    "hexagon",
+    "heart",
+    "cross",
+    "ring",
+    "diamond",
+    "crescent",
+)
 PLURAL = {s: s + "s" for s in SHAPES} | {"cross": "crosses"}
 COLOURS = {
-    "red": (220, 30, 30), "green": (30, 160, 50), "blue": (30, 70, 220),
-    "yellow": (245, 215, 20), "orange": (245, 135, 20), "purple": (130, 40, 170),
-    "pink": (245, 130, 190), "brown": (120, 70, 30), "black": (15, 15, 15),
+    "red": (220, 30, 30),
+    "green": (30, 160, 50),
+    "blue": (30, 70, 220),
+    "yellow": (245, 215, 20),
+    "orange": (245, 135, 20),
+    "purple": (130, 40, 170),
+    "pink": (245, 130, 190),
+    "brown": (120, 70, 30),
+    "black": (15, 15, 15),
     "white": (245, 245, 245),
 }
 TEXTURES = ("plain", "plain", "striped", "dotted", "checkered")
 SIZES = ("small", "medium", "large")
 BACKGROUNDS = {
-    "white": (250, 250, 250), "grey": (128, 128, 128), "light blue": (180, 210, 240),
-    "beige": (230, 220, 190), "dark": (35, 35, 45), "green": (170, 215, 160),
+    "white": (250, 250, 250),
+    "grey": (128, 128, 128),
+    "light blue": (180, 210, 240),
+    "beige": (230, 220, 190),
+    "dark": (35, 35, 45),
+    "green": (170, 215, 160),
 }
 
 
@@ -51,32 +71,43 @@ class Scene:
 
 
 def _pick_background(rng: np.random.Generator, colours: set[str]) -> str:
-    options = [b for b in BACKGROUNDS if b not in colours and not (b == "dark" and "black" in colours)]
+    options = [
+        b for b in BACKGROUNDS if b not in colours and not (b == "dark" and "black" in colours)
+    ]
     return options[rng.integers(len(options))]
 
 
-def scene_from_seed(seed: int, shape: str | None = None, colour: str | None = None,
-                    single: bool = False) -> Scene:
+def scene_from_seed(
+    seed: int, shape: str | None = None, colour: str | None = None, single: bool = False
+) -> Scene:
     """The spec behind a seed. `shape`/`colour` pin every object (evaluation classes)."""
     rng = np.random.default_rng(seed)
     n_kinds = 1 if single or rng.random() < 0.6 else 2
     objs = []
     for _ in range(n_kinds):
-        objs.append(Obj(
-            shape=shape or SHAPES[rng.integers(len(SHAPES))],
-            colour=colour or list(COLOURS)[rng.integers(len(COLOURS))],
-            count=int(rng.choice([1, 1, 1, 2, 2, 3, 4])),
-            size=SIZES[rng.integers(len(SIZES))] if not single else "large",
-            texture=TEXTURES[rng.integers(len(TEXTURES))],
-        ))
+        objs.append(
+            Obj(
+                shape=shape or SHAPES[rng.integers(len(SHAPES))],
+                colour=colour or list(COLOURS)[rng.integers(len(COLOURS))],
+                count=int(rng.choice([1, 1, 1, 2, 2, 3, 4])),
+                size=SIZES[rng.integers(len(SIZES))] if not single else "large",
+                texture=TEXTURES[rng.integers(len(TEXTURES))],
+            )
+        )
     bg = _pick_background(rng, {o.colour for o in objs})
     return Scene(seed, tuple(objs), bg, bool(rng.random() < 0.3))
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, rot: float) -> list[tuple[float, float]]:
     def ring(n: int, radius: float, offset: float = 0.0) -> list[tuple[float, float]]:
-        return [(cx + radius * math.cos(rot + offset + 2 * math.pi * k / n),
-                 cy + radius * math.sin(rot + offset + 2 * math.pi * k / n)) for k in range(n)]
+        return [
+            (
+                cx + radius * math.cos(rot + offset + 2 * math.pi * k / n),
+                cy + radius * math.sin(rot + offset + 2 * math.pi * k / n),
+            )
+            for k in range(n)
+        ]
+
     if shape == "square":
         return ring(4, r, math.pi / 4)
     if shape == "triangle":
@@ -90,8 +121,20 @@ def _polygon(shape: str, cx: float, cy: float, r: float, rot: float) -> list[tup
         return [p for pair in zip(outer, inner, strict=True) for p in pair]
     if shape == "cross":
         a = r / 3
-        pts = [(-a, -r), (a, -r), (a, -a), (r, -a), (r, a), (a, a), (a, r), (-a, r), (-a, a),
-               (-r, a), (-r, -a), (-a, -a)]
+        pts = [
+            (-a, -r),
+            (a, -r),
+            (a, -a),
+            (r, -a),
+            (r, a),
+            (a, a),
+            (a, r),
+            (-a, r),
+            (-a, a),
+            (-r, a),
+            (-r, -a),
+            (-a, -a),
+        ]
         return [(cx + x, cy + y) for x, y in pts]
     if shape == "heart":
         pts = []
@@ -104,7 +147,9 @@ def _polygon(shape: str, cx: float, cy: float, r: float, rot: float) -> list[tup
     raise ValueError(shape)
 
 
-def _mask(shape: str, size: tuple[int, int], cx: float, cy: float, r: float, rot: float) -> Image.Image:
+def _mask(
+    shape: str, size: tuple[int, int], cx: float, cy: float, r: float, rot: float
+) -> Image.Image:
     m = Image.new("L", size, 0)
     d = ImageDraw.Draw(m)
     box = (cx - r, cy - r, cx + r, cy + r)
@@ -123,7 +168,9 @@ def _mask(shape: str, size: tuple[int, int], cx: float, cy: float, r: float, rot
     return m
 
 
-def _fill(colour: tuple[int, int, int], texture: str, size: tuple[int, int], step: int) -> Image.Image:
+def _fill(
+    colour: tuple[int, int, int], texture: str, size: tuple[int, int], step: int
+) -> Image.Image:
     img = Image.new("RGB", size, colour)
     if texture == "plain":
         return img
@@ -164,5 +211,9 @@ def render(scene: Scene, width: int, height: int) -> Image.Image:
         for _ in range(obj.count):
             cx = rng.uniform(r, max(r + 1, width - r))
             cy = rng.uniform(r, max(r + 1, height - r))
-            img.paste(texture, (0, 0), _mask(obj.shape, (width, height), cx, cy, r, rng.uniform(0, math.pi)))
+            img.paste(
+                texture,
+                (0, 0),
+                _mask(obj.shape, (width, height), cx, cy, r, rng.uniform(0, math.pi)),
+            )
     return img

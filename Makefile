@@ -1,0 +1,66 @@
+# OpenWIT's front door. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP := $(VENV)/.installed
+APT_PACKAGES := wordnet-base openclipart-png openclipart-svg
+SANDBOX ?= data/sandbox
+QUERIES ?= data/queries
+
+.PHONY: help install system-packages test lint format sandbox serve queries crawl shards train clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install: $(STAMP) system-packages ## set up everything: .venv, torch, the project, Debian data packages
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+system-packages: ## Debian packages the defaults use (WordNet, openclipart), when apt is there
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "note: no apt-get here; missing: $$missing. The query list needs WordNet (pass --wordnet-dir);"; \
+	  echo "      the sandbox runs on procedural images only without openclipart."; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	echo "installing Debian packages: $$missing"; \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; } || \
+	echo "note: could not install $$missing; the defaults fall back as described in README.md"
+
+test: install ## run the test suite
+	$(BIN)/python -m pytest -q
+
+lint: install ## ruff check + format check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+sandbox: install ## build the sandbox web into data/sandbox (skips an identical build)
+	$(BIN)/openwit sandbox build --out $(SANDBOX)
+
+serve: sandbox ## serve the sandbox on 127.0.0.1 until Ctrl-C
+	$(BIN)/openwit sandbox serve --root $(SANDBOX)
+
+queries: install ## build the ~500k query list into data/queries
+	$(BIN)/openwit queries build --out $(QUERIES)
+
+crawl: install ## harvest, match, balance, download (not built yet: issue #3)
+	$(BIN)/openwit crawl
+
+shards: install ## dedupe, filter, shard (not built yet: issue #4)
+	$(BIN)/openwit shards
+
+train: install ## train and evaluate (not built yet: issue #5)
+	$(BIN)/openwit train
+
+clean: ## remove generated data (keeps .venv)
+	rm -rf data
