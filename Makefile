@@ -9,7 +9,7 @@ APT_PACKAGES := wordnet-base openclipart-png openclipart-svg
 SANDBOX ?= data/sandbox
 QUERIES ?= data/queries
 
-.PHONY: help install system-packages test lint format sandbox serve queries crawl shards train clean
+.PHONY: help install system-packages test lint format sandbox serve queries bench crawl shards train clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ serve: sandbox ## serve the sandbox on 127.0.0.1 until Ctrl-C
 
 queries: install ## build the ~500k query list into data/queries
 	$(BIN)/openwit queries build --out $(QUERIES)
+
+bench: queries sandbox ## benchmarks against the peers; results in bench/results/*.json
+	$(BIN)/python bench/match.py --queries $(QUERIES) --sandbox $(SANDBOX)
 
 crawl: install ## harvest, match, balance, download (not built yet: issue #3)
 	$(BIN)/openwit crawl

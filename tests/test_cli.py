@@ -1,0 +1,72 @@
+"""The command line, called the way a user calls it (typer's runner, real files)."""
+
+import json
+import threading
+import time
+import urllib.request
+
+from typer.testing import CliRunner
+
+from openwit.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_stage():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("sandbox", "queries", "crawl", "shards", "train"):
+        assert cmd in result.output
+
+
+def test_unbuilt_stages_say_so_and_fail():
+    for cmd, issue in (("crawl", 3), ("shards", 4), ("train", 5)):
+        result = runner.invoke(app, [cmd])
+        assert result.exit_code == 2
+        assert "not built yet" in result.output and f"#{issue}" in result.output
+
+
+def test_sandbox_build_skips_an_identical_build(tmp_path):
+    out = tmp_path / "sb"
+    args = ["sandbox", "build", "--out", str(out), "--pages", "60", "--seed", "3"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert json.loads((out / "sandbox.json").read_text())["summary"]["pages"] == 60
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0 and "nothing to do" in second.output
+
+
+def test_sandbox_serve_writes_resolve_map_and_stops(sandbox_dir):
+    result = {}
+
+    def serve():
+        result["r"] = runner.invoke(app, ["sandbox", "serve", "--root", str(sandbox_dir),
+                                          "--duration", "3"])
+
+    t = threading.Thread(target=serve)
+    t.start()
+    info_path = sandbox_dir / "serve.json"
+    for _ in range(50):
+        if info_path.exists():
+            break
+        time.sleep(0.05)
+    info = json.loads(info_path.read_text())
+    host = next(iter(info["resolve"])).split(":")[0]
+    req = urllib.request.Request(f"{info['url']}/robots.txt", headers={"Host": host})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status in (200,)
+    t.join(10)
+    assert result["r"].exit_code == 0 and not info_path.exists()
+
+
+def test_queries_match_reads_a_metaclip_list(tmp_path):
+    meta = tmp_path / "metadata.json"
+    meta.write_text(json.dumps(["dog", "hot dog", "Gas"]))
+    result = runner.invoke(app, ["queries", "match", "a hot dog.", "--queries", str(meta)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout.strip())["entries"] == ["dog", "hot dog"]
+
+
+def test_queries_build_names_a_missing_corpus_file(tmp_path):
+    result = runner.invoke(app, ["queries", "build", "--corpus", str(tmp_path / "nope.txt")])
+    assert result.exit_code == 2 and "no such file" in result.output
