@@ -63,13 +63,23 @@ def main() -> None:
     few = texts[: args.naive_texts]
     naive_s, naive = best_of(lambda ts: [naive_match(x, entries) for x in ts], few, 1)
     assert naive == ours[: len(few)] and plain == ours, "outputs differ"
-    rates = {"ours": len(texts) / ours_s, "plain_pyahocorasick": len(texts) / plain_s,
-             "metaclip_naive_loop": len(few) / naive_s}
+    rates = {
+        "ours": len(texts) / ours_s,
+        "plain_pyahocorasick": len(texts) / plain_s,
+        "metaclip_naive_loop": len(few) / naive_s,
+    }
     result = {
-        "benchmark": "query matching", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
-        "entries": len(entries), "texts": len(texts), "naive_texts": len(few),
-        "matcher_build_s": round(build_s, 2), "texts_per_s": {k: round(v, 1) for k, v in rates.items()},
+        "benchmark": "query matching",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
+        "entries": len(entries),
+        "texts": len(texts),
+        "naive_texts": len(few),
+        "matcher_build_s": round(build_s, 2),
+        "texts_per_s": {k: round(v, 1) for k, v in rates.items()},
         "ratio_vs_naive": round(rates["ours"] / rates["metaclip_naive_loop"], 1),
         "ratio_vs_plain": round(rates["ours"] / rates["plain_pyahocorasick"], 3),
         "outputs_identical": True,

@@ -40,8 +40,9 @@ def test_sandbox_serve_writes_resolve_map_and_stops(sandbox_dir):
     result = {}
 
     def serve():
-        result["r"] = runner.invoke(app, ["sandbox", "serve", "--root", str(sandbox_dir),
-                                          "--duration", "3"])
+        result["r"] = runner.invoke(
+            app, ["sandbox", "serve", "--root", str(sandbox_dir), "--duration", "3"]
+        )
 
     t = threading.Thread(target=serve)
     t.start()

@@ -82,11 +82,15 @@ def image(row: dict, sandbox_dir: Path, clipart_dir: Path) -> Image.Image:
 
 
 def encode(img: Image.Image, fmt: str, quality: int) -> bytes:
+    # The fastest encoder settings: the server renders on request, and PNG at its default
+    # effort costs 70 ms for a 512 px scene, WebP 40 ms (against 18 and 12 here).
     buf = io.BytesIO()
     if fmt == "png":
-        img.save(buf, "PNG", optimize=False, compress_level=6)
+        img.save(buf, "PNG", compress_level=1)
+    elif fmt == "webp":
+        img.save(buf, "WEBP", quality=quality, method=0)
     else:
-        img.save(buf, fmt.upper(), quality=quality)
+        img.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -103,9 +107,11 @@ def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
 
 
 def corrupt(data: bytes, seed: int) -> bytes:
-    """The format's magic kept, everything after replaced: it sniffs as an image, never decodes."""
+    """The format's signature (for PNG, with its true-size header) kept, the rest replaced by
+    bytes without 0xFF (so no JPEG marker can appear): it sniffs as an image, never decodes."""
+    keep = 33 if data.startswith(b"\x89PNG") else 12 if data.startswith(b"RIFF") else 2
     rng = np.random.default_rng(seed)
-    return data[:12] + rng.integers(0, 256, max(64, len(data) - 12), dtype=np.uint8).tobytes()
+    return data[:keep] + rng.integers(0, 255, max(64, len(data) - keep), dtype=np.uint8).tobytes()
 
 
 def truncate(data: bytes) -> bytes:

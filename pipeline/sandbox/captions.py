@@ -280,8 +280,12 @@ def junk(kind: str, rng: np.random.Generator, words: list[str]) -> str:
 
 
 def mojibake(text: str) -> str:
-    """UTF-8 bytes read as Windows-1252: what a mislabelled page shows ("cafÃ©")."""
-    try:
-        return text.encode("utf-8").decode("cp1252")
-    except UnicodeDecodeError:
-        return text
+    """UTF-8 bytes shown as Windows-1252 ("cafÃ©"); bytes cp1252 leaves undefined show as the
+    Latin-1 control characters, as browsers do."""
+    out = []
+    for b in text.encode("utf-8"):
+        try:
+            out.append(bytes([b]).decode("cp1252"))
+        except UnicodeDecodeError:
+            out.append(chr(b))
+    return "".join(out)

@@ -8,11 +8,17 @@ its log is a request that a crawler's address guard should have stopped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
+import shutil
+import signal
 import socket
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -292,3 +298,72 @@ def read_log(path: str | Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def serve_in_subprocess(
+    root: str | Path,
+    slow_seconds: float = 15.0,
+    log_path: str | Path | None = None,
+    startup_timeout: float = 60.0,
+):
+    """The server in its own process (so it does not share a GIL with the crawler); yields
+    the info that `serve.json` holds, and stops the process on exit."""
+    info_path = Path(tempfile.mkdtemp(prefix="openwit-serve-")) / "serve.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.sandbox.server",
+        "--root",
+        str(root),
+        "--info",
+        str(info_path),
+        "--slow-seconds",
+        str(slow_seconds),
+    ] + (["--log", str(log_path)] if log_path else [])
+    proc = subprocess.Popen(cmd)
+    try:
+        deadline = time.time() + startup_timeout
+        while not info_path.exists():
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the sandbox server did not start (exit code {proc.poll()})")
+            time.sleep(0.05)
+        yield json.loads(info_path.read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(info_path.parent, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Serve a built sandbox (see `openwit sandbox serve`).")
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--info", help="where to write the resolve map (default <root>/serve.json)")
+    ap.add_argument("--log")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--slow-seconds", type=float, default=15.0)
+    args = ap.parse_args(argv)
+    server = SandboxServer(
+        args.root, port=args.port, slow_seconds=args.slow_seconds, log_path=args.log
+    )
+    server.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    info_path = server.write_info(args.info)
+    try:
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        info_path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -105,3 +105,21 @@ def test_eval_sets_are_image_folders(sandbox_dir):
         assert all((sandbox_dir / "eval" / r["path"]).is_file() for r in labels)
     retrieval = pq.read_table(sandbox_dir / "eval" / "retrieval" / "labels.parquet").to_pylist()
     assert len(retrieval) == SMALL.eval_retrieval and all(r["caption"] for r in retrieval)
+
+
+def test_planted_broken_bytes_never_decode_in_any_format():
+    import io
+
+    import pytest
+    from PIL import Image
+
+    from pipeline.sandbox import assets
+    from pipeline.sandbox.scenes import render, scene_from_seed
+
+    for seed in range(40):
+        img = render(scene_from_seed(seed), 24 + seed * 7, 24 + seed * 5)
+        for fmt in ("jpeg", "png", "webp"):
+            data = assets.encode(img, fmt, 85)
+            for broken in (assets.corrupt(data, seed), assets.truncate(data)):
+                with pytest.raises(OSError), Image.open(io.BytesIO(broken)) as im:
+                    im.load()

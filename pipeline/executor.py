@@ -1,0 +1,117 @@
+"""Where steps run, kept apart from what they do.
+
+A job hands an executor a task function and a list of inputs; the same function runs in this
+process (`LocalExecutor`: tests, laptops, debugging) or as Ray tasks (`RayExecutor`: a local
+Ray or a cluster). CPUs and retries belong here, never to the step.
+
+Large read-only objects (the query matcher) go through `put` once; a task turns the handle
+back into the object with `get_shared`, which caches it per worker process, so a Ray worker
+unpickles the 60 MB automaton once, not once per task.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+_SHARED: dict[str, Any] = {}
+
+
+class Shared:
+    """A handle to an object put into the executor: picklable, cheap to pass to tasks."""
+
+    def __init__(self, key: str, value: Any = None, ref: Any = None):
+        self.key, self.value, self.ref = key, value, ref
+
+    def __getstate__(self) -> dict:
+        # Local handles never leave the process; Ray handles travel as their ObjectRef only.
+        return {"key": self.key, "value": None, "ref": self.ref}
+
+
+def get_shared(handle: Shared) -> Any:
+    if handle.value is not None:
+        return handle.value
+    if handle.key not in _SHARED:
+        import ray
+
+        _SHARED[handle.key] = ray.get(handle.ref[0])
+    return _SHARED[handle.key]
+
+
+class LocalExecutor:
+    name = "local"
+
+    def put(self, key: str, value: Any) -> Shared:
+        return Shared(key, value=value)
+
+    def map(
+        self, fn: Callable, items: Sequence, desc: str, num_cpus: float = 1
+    ) -> Iterator[tuple[int, Any]]:
+        """(index, result) pairs, in completion order (here: input order)."""
+        for i, item in enumerate(
+            tqdm(items, desc=desc, unit="task", leave=True, disable=not items)
+        ):
+            yield i, fn(item)
+
+    def shutdown(self) -> None:
+        pass
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(
+        self, address: str | None = None, num_cpus: int | None = None, max_retries: int = 3
+    ):
+        import ray
+
+        self.max_retries = max_retries
+        self._owns = not ray.is_initialized()
+        if self._owns:
+            ray.init(
+                address=address,
+                num_cpus=None if address else (num_cpus or os.cpu_count()),
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+
+    def put(self, key: str, value: Any) -> Shared:
+        import ray
+
+        # Wrapped in a list so Ray passes the ref through instead of resolving it per task.
+        return Shared(key, ref=[ray.put(value)])
+
+    def map(
+        self, fn: Callable, items: Sequence, desc: str, num_cpus: float = 1
+    ) -> Iterator[tuple[int, Any]]:
+        import ray
+
+        # A task whose worker dies is run again (max_retries); tasks are idempotent: they
+        # write under temporary names and rename, and skip output that is already complete.
+        remote = ray.remote(max_retries=self.max_retries, num_cpus=num_cpus)(fn)
+        pending = {remote.remote(item): i for i, item in enumerate(items)}
+        with tqdm(total=len(items), desc=desc, unit="task", disable=not items) as bar:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    i = pending.pop(ref)
+                    yield i, ray.get(ref)
+                    bar.update(1)
+
+    def shutdown(self) -> None:
+        import ray
+
+        if self._owns and ray.is_initialized():
+            ray.shutdown()
+
+
+def make_executor(kind: str = "ray", address: str | None = None, num_cpus: int | None = None):
+    if kind == "local":
+        return LocalExecutor()
+    if kind == "ray":
+        return RayExecutor(address, num_cpus)
+    raise ValueError(f"unknown executor {kind!r}: use 'ray' or 'local'")

@@ -1,0 +1,78 @@
+"""Name resolution and the address guard (SSRF).
+
+The downloader resolves every host itself (a resolve map first, like curl's --resolve, then
+the system resolver, cached) and refuses loopback, private, link-local, multicast, reserved
+and unspecified addresses unless `ip:port` is on an explicit allow list. It checks the
+first hop and every redirect, and connects to the address it checked, so a name cannot
+resolve to something else between the check and the connection.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from dataclasses import dataclass, field
+
+
+class Blocked(Exception):
+    """The address is not one the crawler may connect to."""
+
+
+class Unresolvable(Exception):
+    pass
+
+
+def is_public(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return not (
+        addr.is_loopback
+        or addr.is_private
+        or addr.is_link_local
+        or addr.is_multicast
+        or addr.is_reserved
+        or addr.is_unspecified
+        or not addr.is_global
+    )
+
+
+@dataclass
+class Resolver:
+    resolve: dict[str, str] = field(default_factory=dict)  # "host:port" -> "ip:port"
+    allow: frozenset[str] = frozenset()  # "ip:port" that may be private (the sandbox server)
+    resolve_only: bool = False  # never ask DNS: hosts outside the map fail (offline runs)
+    _cache: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def address(self, host: str, port: int) -> tuple[str, int]:
+        """The (ip, port) to connect to for host:port, or Blocked / Unresolvable."""
+        mapped = self.resolve.get(f"{host}:{port}")
+        if mapped:
+            ip, _, mport = mapped.rpartition(":")
+            ip, port = ip.strip("[]"), int(mport)
+        else:
+            ip = self._lookup(host, port)
+        if f"{ip}:{port}" not in self.allow and not is_public(ip):
+            raise Blocked(f"{host} -> {ip}:{port} is not a public address")
+        return ip, port
+
+    def _lookup(self, host: str, port: int) -> str:
+        try:
+            return str(ipaddress.ip_address(host.strip("[]")))  # an IP literal needs no DNS
+        except ValueError:
+            pass
+        if self.resolve_only:
+            raise Unresolvable(f"{host} is not in the resolve map (resolve_only)")
+        with self._lock:
+            if (host, port) in self._cache:
+                return self._cache[(host, port)]
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as e:
+            raise Unresolvable(f"{host}: {e}") from e
+        ip = infos[0][4][0]
+        with self._lock:
+            self._cache[(host, port)] = ip
+        return ip
