@@ -56,8 +56,8 @@ queries: install ## build the ~500k query list into data/queries
 bench: queries sandbox ## benchmarks against the peers; results in bench/results/*.json
 	$(BIN)/python bench/match.py --queries $(QUERIES) --sandbox $(SANDBOX)
 
-crawl: install ## harvest, match, balance, download (not built yet: issue #3)
-	$(BIN)/openwit crawl
+crawl: install ## harvest, match, balance, download (default: the sandbox web) into data/crawl
+	$(BIN)/openwit crawl $(CRAWL_ARGS)
 
 shards: install ## dedupe, filter, shard (not built yet: issue #4)
 	$(BIN)/openwit shards

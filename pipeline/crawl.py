@@ -35,6 +35,7 @@ from pipeline.fetch import Fetcher
 from pipeline.harvest import HarvestConfig, harvest_url_list, harvest_warc
 from pipeline.match import entry_counts, match_table
 from pipeline.robots import RobotsCache, fetch_robots, origin
+from queries.match import Matcher
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ def _check_config(cfg: CrawlConfig, out: Path, digest: str) -> dict:
     fingerprint = json.loads(
         json.dumps({"config": asdict(cfg), "queries_hash": digest}, default=str)
     )
-    fingerprint["config"]["download"]["threads"] = None  # how fast is not what
+    # How fast, and where a server happens to listen today, are not what is crawled.
+    fingerprint["config"]["download"]["threads"] = None
+    fingerprint["config"]["download"]["fetch"].update(resolve=None, allow=None)
     path = out / "_config.json"
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -159,15 +162,29 @@ def prefetch_robots(out: Path, origins: list[str], dl: DownloadConfig) -> dict[s
     return {r["origin"]: r["body"] for r in rows}
 
 
-def run(cfg: CrawlConfig, executor, matcher_factory, n_parallel: int = 2) -> dict:
-    """Run (or finish) the crawl; returns the summary also written to `_summary.json`."""
+def run(cfg: CrawlConfig, make_executor, load_queries) -> dict:
+    """Run (or finish) the crawl; returns the summary also written to `_summary.json`.
+
+    `make_executor` and `load_queries` are called only when there is work to do."""
     out = Path(cfg.out)
     suffixes = (".parquet", ".csv", ".jsonl") if cfg.input_kind == "urls" else storage.WARC_SUFFIXES
     files = storage.expand_inputs(list(cfg.inputs), suffixes)
-    ql, matcher = matcher_factory()
+    ql = load_queries()
     _check_config(cfg, out, ql.digest)
+    if (out / "_summary.json").is_file():
+        return {**json.loads((out / "_summary.json").read_text()), "already_complete": True}
     storage.clean_temporaries(out)
+    executor = make_executor()
+    try:
+        return _run(cfg, files, ql, executor, getattr(executor, "parallelism", 1))
+    finally:
+        executor.shutdown()
+
+
+def _run(cfg: CrawlConfig, files: list[str], ql, executor, n_parallel: int) -> dict:
+    out = Path(cfg.out)
     timings: dict[str, float] = {}
+    matcher = Matcher(ql.entries)
 
     t0 = time.time()
     shared_matcher = executor.put(f"matcher-{ql.digest}", matcher)

@@ -43,6 +43,7 @@ def get_shared(handle: Shared) -> Any:
 
 class LocalExecutor:
     name = "local"
+    parallelism = 1
 
     def put(self, key: str, value: Any) -> Shared:
         return Shared(key, value=value)

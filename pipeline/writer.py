@@ -43,12 +43,14 @@ def write_shard(
     """`samples`: successes with `key`, `image` bytes, `ext`, `caption`, `meta` (dict)."""
     folder = Path(folder)
     name = shard_name(shard_id)
-    with storage.atomic_output(folder / f"{name}.tar") as f:
-        with tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for s in samples:
-                _add(tar, f"{s['key']}.{s['ext']}", s["image"])
-                _add(tar, f"{s['key']}.txt", s["caption"].encode("utf-8"))
-                _add(tar, f"{s['key']}.json", json.dumps(s["meta"], ensure_ascii=False).encode())
+    with (
+        storage.atomic_output(folder / f"{name}.tar") as f,
+        tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar,
+    ):
+        for s in samples:
+            _add(tar, f"{s['key']}.{s['ext']}", s["image"])
+            _add(tar, f"{s['key']}.txt", s["caption"].encode("utf-8"))
+            _add(tar, f"{s['key']}.json", json.dumps(s["meta"], ensure_ascii=False).encode())
     storage.write_parquet(pa.Table.from_pylist(rows, schema=schema), folder / f"{name}.parquet")
     with storage.atomic_output(folder / f"{name}_stats.json", "w") as f:
         json.dump(stats, f, indent=2)

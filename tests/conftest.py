@@ -14,6 +14,25 @@ SMALL = SandboxConfig(
 
 
 @pytest.fixture(scope="session")
+def query_list(tmp_path_factory):
+    """The default query list, built once per session (about 10 s)."""
+    from queries.build import QueryConfig, build, write
+
+    ql = build(QueryConfig())
+    return ql, write(ql, tmp_path_factory.mktemp("queries"), QueryConfig())
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole session (starting one costs seconds)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def sandbox_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sandbox") / "sandbox"
     build(out, SMALL)

@@ -20,7 +20,7 @@ def test_help_lists_every_stage():
 
 
 def test_unbuilt_stages_say_so_and_fail():
-    for cmd, issue in (("crawl", 3), ("shards", 4), ("train", 5)):
+    for cmd, issue in (("shards", 4), ("train", 5)):
         result = runner.invoke(app, [cmd])
         assert result.exit_code == 2
         assert "not built yet" in result.output and f"#{issue}" in result.output

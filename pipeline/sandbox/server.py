@@ -218,6 +218,23 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
+    sandbox: Sandbox
+
+    def handle_error(self, request, client_address) -> None:
+        # Into the request log, not stderr: a test can then assert the server never failed.
+        import traceback
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        self.sandbox.log(
+            {
+                "t": round(time.time(), 3),
+                "listener": "error",
+                "client": client_address[0],
+                "error": "".join(traceback.format_exception(exc))[-2000:],
+            }
+        )
 
 
 class SandboxServer:
@@ -253,7 +270,9 @@ class SandboxServer:
         trap = None
         try:
             h = type("Trap", (Handler,), {"sandbox": self.sandbox, "trap": True})
-            self._servers.append(_Server((self.trap_host, port), h))
+            trap_server = _Server((self.trap_host, port), h)
+            trap_server.sandbox = self.sandbox
+            self._servers.append(trap_server)
             trap = f"{self.trap_host}:{port}"
         except OSError:  # that loopback alias is unavailable here; the guard tests still run
             pass

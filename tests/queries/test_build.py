@@ -3,13 +3,13 @@ import json
 import pytest
 
 from queries import sources, wordnet
-from queries.build import QueryConfig, build, content_hash, load, write
+from queries.build import QueryConfig, content_hash, load, write
 from queries.match import Matcher
 
 
 @pytest.fixture(scope="module")
-def full_list():
-    return build(QueryConfig())
+def full_list(query_list):
+    return query_list[0]
 
 
 def test_default_list_has_four_sources_and_about_half_a_million(full_list):

@@ -182,3 +182,4 @@ def test_trap_listener_logs_what_a_guard_should_have_stopped(sandbox_server):
     log = read_log(sandbox_server["log"])
     assert any(e["listener"] == "trap" for e in log)
     assert any(e["listener"] == "main" and e["path"] == "/robots.txt" for e in log)
+    assert not any(e["listener"] == "error" for e in log)  # the server itself never failed

@@ -1,0 +1,130 @@
+"""The crawl end to end on the small sandbox, on the session's Ray: exact reconciliation with the
+ground truth, idempotent reruns, and kill -9 in the middle then resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from openwit.cli import app
+
+runner = CliRunner()
+
+
+def args(sandbox_dir, queries, out):
+    return [
+        "crawl",
+        "--sandbox",
+        str(sandbox_dir),
+        "--queries",
+        str(queries),
+        "--out",
+        str(out),
+        "--t",
+        "20",
+        "--shard-size",
+        "60",
+        "--threads",
+        "16",
+    ]
+
+
+def final_rows(out: Path) -> list[tuple]:
+    paths = sorted(out.glob("[0-9]*.parquet"))
+    t = pa.concat_tables([pq.read_table(p, columns=["key", "pair_id", "status"]) for p in paths])
+    return sorted(
+        zip(*(t.column(c).to_pylist() for c in ("key", "pair_id", "status")), strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def crawled(sandbox_dir, query_list, ray_cluster, tmp_path_factory):
+    out = tmp_path_factory.mktemp("crawl") / "crawl"
+    result = runner.invoke(app, args(sandbox_dir, query_list[1], out))
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "_summary.json").read_text())
+
+
+def test_every_status_reconciles_with_the_ground_truth(crawled):
+    out, summary = crawled
+    audit = summary["sandbox_audit"]
+    assert audit["harvested"] == audit["candidates"] and audit["missed"] == audit["extra"] == 0
+    assert audit["downloads_checked"] == summary["selected"] > 100
+    assert audit["status_mismatches"] == {}
+    assert audit["robots_violations"] == 0 and audit["trap_connections"] == 0
+    assert summary["balanced_out"] > 0  # balancing bit
+    assert summary["downloaded"] > 0 and summary["failures"]
+
+
+def test_shards_follow_img2dataset_conventions(crawled):
+    import tarfile
+
+    out, summary = crawled
+    stats = json.loads((out / "00000_stats.json").read_text())
+    assert {
+        "count",
+        "successes",
+        "failed_to_download",
+        "failed_to_resize",
+        "status_dict",
+    } <= stats.keys()
+    with tarfile.open(out / "00000.tar") as tar:
+        names = tar.getnames()
+        key = names[0].split(".")[0]
+        assert {f"{key}.jpg", f"{key}.txt", f"{key}.json"} <= set(names)
+        meta = json.loads(tar.extractfile(f"{key}.json").read())
+    assert meta["key"] == key and meta["status"] == "success" and meta["url"].startswith("http")
+    table = pq.read_table(out / "00000.parquet")
+    assert table.num_rows == stats["count"] and stats["successes"] == len(names) // 3
+
+
+def test_a_second_run_does_nothing_and_says_so(crawled, sandbox_dir, query_list):
+    out, _ = crawled
+    before = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    result = runner.invoke(app, args(sandbox_dir, query_list[1], out))
+    assert result.exit_code == 0 and "nothing to do" in result.output
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_other_settings_on_the_same_output_are_refused(crawled, sandbox_dir, query_list):
+    out, _ = crawled
+    result = runner.invoke(app, [*args(sandbox_dir, query_list[1], out), "--seed", "9"])
+    assert result.exit_code == 2 and "other settings" in result.output
+
+
+def test_kill_9_mid_crawl_then_rerun_gives_the_same_keys_and_statuses(
+    crawled, sandbox_dir, query_list, ray_cluster, tmp_path
+):
+    reference, _ = crawled
+    out = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "openwit.cli",
+        *args(sandbox_dir, query_list[1], out),
+        "--ray-address",
+        ray_cluster,
+    ]
+    total = len(list(reference.glob("*_stats.json")))
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(out.glob("*_stats.json")):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the crawl and its sandbox server, at once
+    proc.wait()
+    done = len(list(out.glob("*_stats.json")))
+    assert 1 <= done < total and not (out / "_summary.json").exists()
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert final_rows(out) == final_rows(reference)
+    assert not list(out.rglob(".*.tmp"))
