@@ -343,7 +343,8 @@ class _Builder:
             scene = c["_eval"].scene if c["_eval"] is not None else scene_from_seed(c["scene_seed"])
             assert c["scene_seed"] is not None or c["_eval"] is not None
             text = captions.english(scene, rng)
-        lang = "en"
+        # A drawing's title was written by a person in some language we do not know.
+        lang = "und" if scene is None else "en"
         if kind == "foreign" or (page["lang"] != "en" and kind == "natural"):
             lang = (
                 page["lang"]
@@ -374,7 +375,7 @@ class _Builder:
                         break
                 c["caption"], c["lang"], c["dup_caption_of"] = (
                     other["caption"],
-                    "en",
+                    other["lang"],
                     other["page_url"],
                 )
 
