@@ -75,17 +75,15 @@ def near_pairs(phash: np.ndarray, max_distance: int, bands: int = 4) -> np.ndarr
             # the ranges lo[i]..hi[i] laid end to end, without a Python loop
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             j = order[np.repeat(lo, counts) + offsets]
-            keep = i < j
-            found.append(np.stack([i[keep], j[keep]], axis=1))
-    if not found:
-        return np.zeros((0, 2), np.int64)
-    pairs = np.unique(np.concatenate(found), axis=0)
-    close = _popcount(phash[pairs[:, 0]] ^ phash[pairs[:, 1]]) <= max_distance
-    return pairs[close]
+            # Verify at once: only truly close pairs are kept, so memory stays small.
+            keep = (i < j) & (_popcount(phash[i] ^ phash[j]) <= max_distance)
+            found.append(i[keep] * len(phash) + j[keep])
+    codes = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    return np.stack([codes // len(phash), codes % len(phash)], axis=1)
 
 
 def survivors(groups: list[list[int]], area: list[int], keys: list[str]) -> dict[int, int]:
-    """For each duplicate row, the row it is a duplicate of: the group's largest, then lowest key."""
+    """Each duplicate row's survivor: the group's largest image, then its lowest key."""
     dup_of = {}
     for g in groups:
         best = min(g, key=lambda i: (-area[i], keys[i]))
