@@ -9,12 +9,13 @@ from __future__ import annotations
 import glob
 import io
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from queries.io import atomic_output  # one mechanism for every stage
 
 WARC_SUFFIXES = (".warc.gz", ".warc", ".arc.gz")
 
@@ -79,21 +80,6 @@ def read_table(path: str) -> pa.Table:
     if path.endswith((".jsonl", ".json")):
         return pjson.read_json(io.BytesIO(data))
     raise ValueError(f"{path}: unknown list format; use .parquet, .csv or .jsonl")
-
-
-@contextmanager
-def atomic_output(path: str | Path, mode: str = "wb"):
-    """Write to a temporary sibling and rename into place when the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_parquet(table: pa.Table, path: str | Path) -> None:
