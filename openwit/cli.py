@@ -315,6 +315,7 @@ def _crawl_sandbox(cfg, root: Path, executor: str, ray_address: str | None) -> d
 
     from pipeline.sandbox.audit import audit
     from pipeline.sandbox.server import serve_in_subprocess
+    from queries.io import atomic_write_text
 
     log = Path(cfg.out) / "_sandbox_server_log.jsonl"
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
@@ -331,7 +332,7 @@ def _crawl_sandbox(cfg, root: Path, executor: str, ray_address: str | None) -> d
         )
     if not summary.get("already_complete"):
         summary["sandbox_audit"] = audit(cfg.out, root, log)
-        (Path(cfg.out) / "_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(Path(cfg.out) / "_summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -100,9 +100,8 @@ def balance_task(spec: dict) -> dict:
 
 def download_task(spec: dict) -> dict:
     out, shard_id = Path(spec["out"]), spec["shard_id"]
-    stats_path = out / f"{writer.shard_name(shard_id)}_stats.json"
-    if stats_path.is_file():
-        return json.loads(stats_path.read_text())
+    if writer.is_complete(out, shard_id):
+        return json.loads((out / f"{writer.shard_name(shard_id)}_stats.json").read_text())
     pool = pq.read_table(_part(out, "_pool", spec["part"]))
     sel = pool.filter(pc.equal(pool.column("status"), "selected")).slice(
         spec["start"], spec["stop"] - spec["start"]
@@ -146,19 +145,15 @@ def is_complete(cfg: CrawlConfig) -> bool:
 
 
 def prefetch_robots(out: Path, origins: list[str], dl: DownloadConfig) -> dict[str, str]:
+    """Each origin's robots.txt, fetched once per crawl and kept in `_robots.parquet`."""
     path = out / "_robots.parquet"
-    if path.is_file():
-        t = pq.read_table(path).to_pylist()
-        known = {r["origin"]: r["body"] for r in t}
-        origins = [o for o in origins if o not in known]
-        if not origins:
-            return known
-    fetcher = Fetcher(dl.fetch)
-    with ThreadPoolExecutor(16) as ex:
-        rows = list(ex.map(lambda o: fetch_robots(fetcher, o), origins))
-    if path.is_file():
-        rows = pq.read_table(path).to_pylist() + rows
-    storage.write_parquet(pa.Table.from_pylist(rows), path)
+    rows = pq.read_table(path).to_pylist() if path.is_file() else []
+    missing = sorted(set(origins) - {r["origin"] for r in rows})
+    if missing:
+        fetcher = Fetcher(dl.fetch)
+        with ThreadPoolExecutor(16) as ex:
+            rows += ex.map(lambda o: fetch_robots(fetcher, o), missing)
+        storage.write_parquet(pa.Table.from_pylist(rows), path)
     return {r["origin"]: r["body"] for r in rows}
 
 
@@ -171,7 +166,7 @@ def run(cfg: CrawlConfig, make_executor, load_queries) -> dict:
     files = storage.expand_inputs(list(cfg.inputs), suffixes)
     ql = load_queries()
     _check_config(cfg, out, ql.digest)
-    if (out / "_summary.json").is_file():
+    if is_complete(cfg):
         return {**json.loads((out / "_summary.json").read_text()), "already_complete": True}
     storage.clean_temporaries(out)
     executor = make_executor()

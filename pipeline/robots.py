@@ -41,7 +41,6 @@ class RobotsCache:
         self._fetch_locks: dict[str, threading.Lock] = {}
         for o, body in (known or {}).items():
             self._parsers[o] = self._parse(body)
-        self.fetched: list[dict] = []  # origins this cache had to fetch itself
 
     @staticmethod
     def _parse(body: str) -> RobotFileParser:
@@ -59,6 +58,5 @@ class RobotsCache:
                 rp = self._parsers.get(o)
                 if rp is None:
                     got = fetch_robots(self.fetcher, o)
-                    self.fetched.append(got)
                     rp = self._parsers[o] = self._parse(got["body"])
         return rp.can_fetch(self.agent, url)
