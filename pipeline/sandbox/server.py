@@ -92,6 +92,7 @@ class Handler(BaseHTTPRequestHandler):
         ctype: str = "text/plain",
         headers: dict[str, str] | None = None,
     ) -> None:
+        self._log(status)  # before the client can see the answer, so a reader never misses it
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -100,21 +101,33 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self._status = status
 
     def _reset(self) -> None:
+        self._log(0)
         # SO_LINGER with a zero timeout makes close() send RST: a connection reset by peer.
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
         self.close_connection = True
-        self._status = 0
+
+    def _log(self, status: int) -> None:
+        self._logged = True
+        self.sandbox.log(
+            {
+                "t": round(self._started, 3),
+                "listener": "trap" if self.trap else "main",
+                "client": self.client_address[0],
+                "host": self._host,
+                "path": self.path,
+                "status": status,
+            }
+        )
 
     def do_HEAD(self) -> None:
         self.do_GET()
 
     def do_GET(self) -> None:
-        self._status, started = 0, time.time()
-        host = (self.headers.get("Host") or "").split(":")[0].lower()
+        self._started, self._logged = time.time(), False
+        self._host = host = (self.headers.get("Host") or "").split(":")[0].lower()
         try:
             if self.trap:
                 self._send(403, b"address not allowed\n")
@@ -122,17 +135,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._route(host)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        finally:
-            self.sandbox.log(
-                {
-                    "t": round(started, 3),
-                    "listener": "trap" if self.trap else "main",
-                    "client": self.client_address[0],
-                    "host": host,
-                    "path": self.path,
-                    "status": self._status,
-                }
-            )
+        except BaseException:
+            if not self._logged:  # a crash still leaves its line (and handle_error the trace)
+                self._log(0)
+            raise
 
     def _route(self, host: str) -> None:
         sb = self.sandbox
