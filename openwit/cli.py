@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from openwit.ui import console
+from openwit.ui import fail as _fail
+from openwit.ui import table as _table
 
 app = typer.Typer(
     help="OpenWIT: build a CLIP-style image-text corpus and train on it.",
@@ -27,19 +30,6 @@ queries_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(queries_app, name="queries")
-console = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, never wrapped
-    raise typer.Exit(2)
-
-
-def _table(title: str, rows: dict) -> Table:
-    t = Table(title=title, show_header=False)
-    for k, v in rows.items():
-        t.add_row(str(k), f"{v:,}" if isinstance(v, int) else str(v))
-    return t
 
 
 @sandbox_app.command("build")
@@ -362,16 +352,14 @@ def _print_crawl_summary(summary: dict, out: Path) -> None:
 
 
 @app.command()
-def shards() -> None:
-    """Dedupe, filter and shard data/crawl/ into data/shards/ (not built yet)."""
-    _not_built("shards", 4)
-
-
-@app.command()
 def train() -> None:
     """Train a CLIP model on data/shards/ and evaluate it (not built yet)."""
     _not_built("train", 5)
 
+
+from openwit import shards_cli  # noqa: E402 - registers its commands on `app`
+
+shards_cli.register(app)
 
 if __name__ == "__main__":
     app()

@@ -1,10 +1,12 @@
-"""Deduplication: exact (URL, decoded pixels, image+caption) and near-duplicate images.
+"""Deduplication: exact (URL, decoded pixels) and near-duplicate images.
 
-Near duplicates are found with perceptual hashes (a 64-bit DCT pHash, confirmed by a 64-bit
-dHash) and multi-index hashing: the pHash is cut into 4 bands of 16 bits; two hashes within
-Hamming distance k share at least one band within distance k // 4 (pigeonhole), so each band
-is searched by enumerating its few neighbour keys in a sorted array. No all-pairs loop: the
-work grows with n log n, not n².
+A near duplicate is found in two steps. Candidates: a 64-bit DCT pHash within a Hamming
+threshold, searched with multi-index hashing (`pipeline.hamming`), never all pairs. Each image
+is hashed as a whole and in nine windows of 93% of each side, so a crop of up to ~10% still
+lands near one of its source's windows. Confirmation: the two views' 12x12 colour
+thumbnails, normalised for brightness, must agree (RMS). The pHash alone sees only a
+grey, low-frequency blob, and calls a red heart and a blue star on white the same picture;
+the thumbnail keeps colour and layout.
 
 Which copy survives is deterministic: the largest image, then the lowest key.
 """
@@ -13,80 +15,111 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+from pipeline.hamming import HammingIndex
+
 _DCT = np.array([[np.cos(np.pi * (2 * x + 1) * u / 64) for x in range(32)] for u in range(32)])
+_S = 0.93  # window side, as a share of the image side
+VIEWS = [(0.0, 0.0, 1.0, 1.0)] + [
+    (ox * (1 - _S), oy * (1 - _S), ox * (1 - _S) + _S, oy * (1 - _S) + _S)
+    for oy in (0.0, 0.5, 1.0)
+    for ox in (0.0, 0.5, 1.0)
+]
+THUMB = 12
+THUMB_BYTES = THUMB * THUMB * 3
 
 
 @dataclass(frozen=True)
 class DedupConfig:
-    phash_max_distance: int = 10  # of 64 bits
-    dhash_max_distance: int = 14  # the second opinion that keeps precision
-    bands: int = 4
+    phash_max_distance: int = 8  # of 64 bits
+    thumb_max_rms: float = 0.35  # brightness-normalised thumbnails, in standard deviations
+    crop_views: bool = True  # also match crops of up to ~10% a side (10 hashes per image)
 
 
-def hashes(data: bytes) -> tuple[str, int, int]:
-    """(hash of the decoded pixels, pHash, dHash) of an encoded image."""
+@dataclass(frozen=True)
+class Fingerprint:
+    pixels: str  # hash of the decoded pixels and size: a re-encode with equal pixels matches
+    phash: np.ndarray  # uint64 per view; view 0 is the whole image
+    dhash: int
+    thumbs: bytes  # uint8 RGB thumbnails, one per view, laid end to end
+
+
+def fingerprint(data: bytes) -> Fingerprint:
     with Image.open(io.BytesIO(data)) as im:
         im = im.convert("RGB")
-        pixels = hashlib.blake2b(im.tobytes() + repr(im.size).encode(), digest_size=8).hexdigest()
-        grey = im.convert("L")
-        small = np.asarray(grey.resize((32, 32), Image.BILINEAR), dtype=np.float64)
-        d9 = np.asarray(grey.resize((9, 8), Image.BILINEAR), dtype=np.int16)
-    coeffs = (_DCT @ small @ _DCT.T)[:8, :8].ravel()
-    ph = coeffs > np.median(coeffs[1:])
-    dh = (d9[:, 1:] > d9[:, :-1]).ravel()
-    return pixels, _bits(ph), _bits(dh)
+    pixels = hashlib.blake2b(im.tobytes() + repr(im.size).encode(), digest_size=8).hexdigest()
+    grey = im.convert("L")
+    w, h = im.size
+    ph, thumbs = [], []
+    for x0, y0, x1, y1 in VIEWS:
+        box = (x0 * w, y0 * h, x1 * w, y1 * h)
+        small = np.asarray(grey.resize((32, 32), Image.BILINEAR, box=box), dtype=np.float64)
+        coeffs = (_DCT @ small @ _DCT.T)[:8, :8].ravel()
+        ph.append(_bits(coeffs > np.median(coeffs[1:])))
+        thumbs.append(im.resize((THUMB, THUMB), Image.BOX, box=box).tobytes())
+    d9 = np.asarray(grey.resize((9, 8), Image.BILINEAR), dtype=np.int16)
+    dh = _bits((d9[:, 1:] > d9[:, :-1]).ravel())
+    return Fingerprint(pixels, np.array(ph, dtype=np.uint64), dh, b"".join(thumbs))
 
 
 def _bits(flags: np.ndarray) -> int:
     return int(np.packbits(flags.astype(np.uint8)).view(">u8")[0])
 
 
-def _popcount(x: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(x)
+def normalised_thumbs(thumbs: list[bytes]) -> np.ndarray:
+    """(n, views, 432) float32, each view shifted to mean 0 and scaled to unit spread."""
+    t = np.frombuffer(b"".join(thumbs), np.uint8).astype(np.float32)
+    t = t.reshape(len(thumbs), -1, THUMB_BYTES)
+    t -= t.mean(-1, keepdims=True)
+    return t / np.maximum(t.std(-1, keepdims=True), 8.0)  # flat images: do not blow up noise
 
 
-def near_pairs(phash: np.ndarray, max_distance: int, bands: int = 4) -> np.ndarray:
-    """All index pairs (i < j) with Hamming(phash[i], phash[j]) <= max_distance, as (n, 2)."""
-    phash = phash.astype(np.uint64)
-    width = 64 // bands
-    radius = max_distance // bands
-    masks = [0]
-    for r in range(1, radius + 1):
-        masks += [sum(1 << b for b in combo) for combo in itertools.combinations(range(width), r)]
+def matching_pairs(
+    a_hash: np.ndarray,
+    a_thumb: np.ndarray,
+    b_hash: np.ndarray,
+    b_thumb: np.ndarray,
+    cfg: DedupConfig = DedupConfig(),
+) -> np.ndarray:
+    """(i in a, j in b) whose images match: a's whole image near one of b's views, or the
+    reverse. Hashes are (n, views) uint64, thumbs from `normalised_thumbs`."""
+    views = a_hash.shape[1] if cfg.crop_views else 1
     found = []
-    for b in range(bands):
-        keys = ((phash >> np.uint64(b * width)) & np.uint64((1 << width) - 1)).astype(np.int64)
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        for mask in masks:
-            probe = keys ^ mask
-            lo = np.searchsorted(sorted_keys, probe, "left")
-            hi = np.searchsorted(sorted_keys, probe, "right")
-            counts = hi - lo
-            if not counts.any():
-                continue
-            i = np.repeat(np.arange(len(keys)), counts)
-            # the ranges lo[i]..hi[i] laid end to end, without a Python loop
-            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            j = order[np.repeat(lo, counts) + offsets]
-            # Verify at once: only truly close pairs are kept, so memory stays small.
-            keep = (i < j) & (_popcount(phash[i] ^ phash[j]) <= max_distance)
-            found.append(i[keep] * len(phash) + j[keep])
-    codes = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
-    return np.stack([codes // len(phash), codes % len(phash)], axis=1)
+    for q_hash, q_thumb, i_hash, i_thumb, flip in (
+        (a_hash, a_thumb, b_hash, b_thumb, False),
+        (b_hash, b_thumb, a_hash, a_thumb, True),
+    ):
+        index = HammingIndex(i_hash[:, :views].ravel())
+        hits = index.search(q_hash[:, 0], cfg.phash_max_distance)
+        q, row, view = hits[:, 0], hits[:, 1] // views, hits[:, 1] % views
+        rms = np.sqrt(((q_thumb[q, 0] - i_thumb[row, view]) ** 2).mean(-1))
+        ok = rms <= cfg.thumb_max_rms
+        pair = np.stack([row[ok], q[ok]] if flip else [q[ok], row[ok]], axis=1)
+        found.append(pair)
+    pairs = np.concatenate(found)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
-def survivors(groups: list[list[int]], area: list[int], keys: list[str]) -> dict[int, int]:
-    """Each duplicate row's survivor: the group's largest image, then its lowest key."""
+def near_duplicate_pairs(
+    hashes: np.ndarray, thumbs: np.ndarray, cfg: DedupConfig = DedupConfig()
+) -> np.ndarray:
+    """(i, j), i < j, of one set whose images match."""
+    pairs = matching_pairs(hashes, thumbs, hashes, thumbs, cfg)
+    pairs = np.sort(pairs, axis=1)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+def survivors(groups: list[list[int]], rank: list[tuple]) -> dict[int, int]:
+    """Each duplicate row's survivor: the member of its group with the lowest rank, e.g.
+    (fails a filter, -area, key): a kept row first, then the largest, then the lowest key."""
     dup_of = {}
     for g in groups:
-        best = min(g, key=lambda i: (-area[i], keys[i]))
+        best = min(g, key=lambda i: rank[i])
         dup_of.update({i: best for i in g if i != best})
     return dup_of
 
@@ -121,31 +154,34 @@ def exact_groups(values: list) -> list[list[int]]:
 def dedup(
     keys: list[str],
     urls: list[str],
-    captions: list[str],
-    images: list[bytes],
-    area: list[int],
+    prints: list[Fingerprint],
+    rank: list[tuple],
     cfg: DedupConfig = DedupConfig(),
 ) -> list[tuple[str | None, str | None]]:
     """(dup_kind, dup_of key) per row; (None, None) for rows that survive.
 
-    Order of checks: same URL, same pixels, near-duplicate image. (Same image and caption is
-    a special case of same pixels, so it is reported as such.)"""
+    Exact first: the same URL, or the same pixels (which covers the same image and caption).
+    Then near-duplicate images among the exact survivors. `rank` orders a group's members;
+    the lowest survives."""
     n = len(keys)
-    h = [hashes(b) for b in images]
     out: list[tuple[str | None, str | None]] = [(None, None)] * n
-    for kind, groups in (
-        ("exact_url", exact_groups(urls)),
-        ("exact_pixels", exact_groups([x[0] for x in h])),
-    ):
-        for i, j in survivors(groups, area, keys).items():
-            if out[i][0] is None and out[j][0] is None:
-                out[i] = (kind, keys[j])
-    ph = np.array([x[1] for x in h], dtype=np.uint64)
-    dh = np.array([x[2] for x in h], dtype=np.uint64)
-    pairs = near_pairs(ph, cfg.phash_max_distance, cfg.bands)
-    if len(pairs):
-        pairs = pairs[_popcount(dh[pairs[:, 0]] ^ dh[pairs[:, 1]]) <= cfg.dhash_max_distance]
-    for i, j in survivors(components(n, pairs), area, keys).items():
-        if out[i][0] is None:
-            out[i] = ("near_image", keys[j])
+    # One group per set of rows linked by URL or by pixels, so every copy names the one
+    # survivor (never a row that is itself dropped).
+    links = [
+        [g[0], i]
+        for g in exact_groups(urls) + exact_groups([p.pixels for p in prints])
+        for i in g[1:]
+    ]
+    for i, j in survivors(components(n, np.array(links).reshape(-1, 2)), rank).items():
+        out[i] = ("exact_url" if urls[i] == urls[j] else "exact_pixels", keys[j])
+    if not n:
+        return out
+    hashes = np.stack([p.phash for p in prints])
+    thumbs = normalised_thumbs([p.thumbs for p in prints])
+    pairs = near_duplicate_pairs(hashes, thumbs, cfg)
+    # Rows already marked point at their survivor; near pairs are judged among survivors.
+    alive = np.array([o[0] is None for o in out])
+    pairs = pairs[alive[pairs[:, 0]] & alive[pairs[:, 1]]] if len(pairs) else pairs
+    for i, j in survivors(components(n, pairs), rank).items():
+        out[i] = ("near_image", keys[j])
     return out

@@ -83,10 +83,11 @@ class LanguageFilter:
         return out
 
     def reasons(self, table: pa.Table) -> list[str | None]:
-        return [
-            None if target >= self.min_score else "language"
-            for _, _, target in self.scores(table.column("caption").to_pylist())
-        ]
+        if "lang_score" in table.column_names:  # scored earlier in the job: do not score twice
+            targets = table.column("lang_score").to_pylist()
+        else:
+            targets = [t for *_, t in self.scores(table.column("caption").to_pylist())]
+        return [None if t >= self.min_score else "language" for t in targets]
 
 
 @dataclass(frozen=True)

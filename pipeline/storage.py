@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from queries.io import atomic_output  # one mechanism for every stage
+from queries.io import atomic_output, atomic_write_text  # noqa: F401 - one mechanism for every stage
 
 WARC_SUFFIXES = (".warc.gz", ".warc", ".arc.gz")
 

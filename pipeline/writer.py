@@ -26,7 +26,7 @@ def is_complete(folder: str | Path, shard_id: int) -> bool:
     return (Path(folder) / f"{shard_name(shard_id)}_stats.json").is_file()
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = len(data), 0o444, 0  # fixed: a rerun writes the same bytes
     tar.addfile(info, io.BytesIO(data))
@@ -48,9 +48,9 @@ def write_shard(
         tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar,
     ):
         for s in samples:
-            _add(tar, f"{s['key']}.{s['ext']}", s["image"])
-            _add(tar, f"{s['key']}.txt", s["caption"].encode("utf-8"))
-            _add(tar, f"{s['key']}.json", json.dumps(s["meta"], ensure_ascii=False).encode())
+            add_member(tar, f"{s['key']}.{s['ext']}", s["image"])
+            add_member(tar, f"{s['key']}.txt", s["caption"].encode("utf-8"))
+            add_member(tar, f"{s['key']}.json", json.dumps(s["meta"], ensure_ascii=False).encode())
     storage.write_parquet(pa.Table.from_pylist(rows, schema=schema), folder / f"{name}.parquet")
     with storage.atomic_output(folder / f"{name}_stats.json", "w") as f:
         json.dump(stats, f, indent=2)

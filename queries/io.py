@@ -11,6 +11,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_output(path: str | Path, mode: str = "wb"):
@@ -21,6 +24,7 @@ def atomic_output(path: str | Path, mode: str = "wb"):
     try:
         with os.fdopen(fd, mode) as f:
             yield f
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a finished file is as open() makes
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

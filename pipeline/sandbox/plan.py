@@ -140,6 +140,7 @@ class _Builder:
         served = [c for c in clips if c.path not in held]
         order = self.rng[3].permutation(len(served))
         self.clips = [served[i] for i in order]
+        self.held = [c for c in clips if c.path in held]
         self.eval_items = list(eval_items)
         self.tokens: set[str] = set()
 
@@ -239,7 +240,10 @@ class _Builder:
         fault = _allocate(rng[6], faultable, cfg.fault_shares, cfg.min_planted)
         capkind = _allocate(rng[7], idx, cfg.caption_shares, cfg.min_planted, "natural")
         forms = rng[8].choice(len(FORMS), size=len(slots), p=_FORM_P)
-        n_clips = min(len(self.clips), round(cfg.clipart_share * len(slots)))
+        root = Path(cfg.clipart_dir)
+        wanted = round(cfg.clipart_share * len(slots))
+        self.clips = clipart.distinct(self.clips, wanted, self.held, root) if wanted else []
+        n_clips = len(self.clips)
         clip_slots = (
             set(rng[9].choice(len(slots), n_clips, replace=False).tolist()) if n_clips else set()
         )

@@ -1,0 +1,142 @@
+"""`openwit shards` and `openwit sql`: the second half of the corpus and the queries over it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openwit.ui import console, fail, table
+
+
+def shards(
+    crawl: Annotated[Path, typer.Option(help="A finished crawl.")] = Path("data/crawl"),
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/shards"),
+    eval_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Evaluation image folders (<set>/<label>/*.jpg) to decontaminate "
+            "against; default: the sandbox's, when the crawl was of the sandbox."
+        ),
+    ] = None,
+    shard_size: Annotated[int, typer.Option(help="Samples per final shard.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the global shuffle.")] = 0,
+    languages: Annotated[str, typer.Option(help="Languages to keep, comma-separated.")] = "en",
+    lang_min_score: Annotated[float, typer.Option(help="Min P(language) (top 3).")] = 0.1,
+    min_side: Annotated[int, typer.Option(help="Min shortest image side (DataComp: 200).")] = 64,
+    max_aspect: Annotated[float, typer.Option(help="Max aspect ratio.")] = 3.0,
+    phash_distance: Annotated[int, typer.Option(help="Near-dup pHash threshold (of 64).")] = 8,
+    thumb_rms: Annotated[float, typer.Option(help="Near-dup thumbnail threshold.")] = 0.35,
+    executor: Annotated[str, typer.Option(help="ray or local.")] = "ray",
+    ray_address: Annotated[str | None, typer.Option(help="An existing Ray cluster.")] = None,
+    sandbox: Annotated[Path, typer.Option(help="The sandbox, for its audit.")] = Path(
+        "data/sandbox"
+    ),
+) -> None:
+    """Filter, dedupe and decontaminate a crawl into shuffled WebDataset shards, with
+    candidates.parquet, DuckDB views and report.html."""
+    from pipeline import filters
+    from pipeline.dedup import DedupConfig
+    from pipeline.executor import make_executor
+    from pipeline.scan import ScanConfig
+    from pipeline.shards import ShardsConfig, ShardsConfigMismatch, run
+
+    crawl_summary = crawl / "_summary.json"
+    if not crawl_summary.is_file():
+        fail(f"{crawl} holds no finished crawl; run `make crawl` (or `openwit crawl`) first")
+    of_sandbox = "sandbox_audit" in json.loads(crawl_summary.read_text())
+    if eval_dir is None and of_sandbox and (sandbox / "eval").is_dir():
+        eval_dir = sandbox / "eval"
+    crawl_cfg = json.loads((crawl / "_config.json").read_text())["config"]
+    cfg = ShardsConfig(
+        crawl=str(crawl),
+        out=str(out),
+        eval_dir=str(eval_dir) if eval_dir else None,
+        queries=crawl_cfg.get("queries"),
+        shard_size=shard_size,
+        seed=seed,
+        scan=ScanConfig(
+            image=filters.ImageFilter(min_side=min_side, max_aspect=max_aspect),
+            language=filters.LanguageFilter(
+                languages=tuple(x.strip() for x in languages.split(",") if x.strip()),
+                min_score=lang_min_score,
+            ),
+        ),
+        dedup=DedupConfig(phash_max_distance=phash_distance, thumb_max_rms=thumb_rms),
+    )
+    try:
+        summary = run(cfg, lambda: make_executor(executor, ray_address))
+    except (ShardsConfigMismatch, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    if summary.get("already_complete"):
+        console.print(f"{out} is already complete; nothing to do (delete it to run again)")
+    elif of_sandbox and (sandbox / "truth").is_dir():
+        from pipeline.sandbox.audit_shards import audit_shards
+        from queries.io import atomic_write_text
+
+        summary["sandbox_audit"] = audit_shards(out, sandbox)
+        atomic_write_text(out / "_summary.json", json.dumps(summary, indent=2) + "\n")
+    rows = {
+        "candidates": summary["candidates"],
+        "kept": summary["kept"],
+        "shards": summary["shards"],
+    }
+    rows |= summary["outcomes"]
+    rows |= {f"{k} (s)": v for k, v in summary["seconds"].items()}
+    console.print(table(f"shards → {out}", rows))
+    for e in summary["errors"]:
+        console.print(f"[yellow]skipped:[/yellow] {e}", soft_wrap=True)
+    if "sandbox_audit" in summary:
+        console.print(table("against the sandbox's ground truth", summary["sandbox_audit"]))
+    console.print(f"report: {out}/report.html   summary: {out}/_summary.json")
+
+
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over the views (see `--help`).")],
+    shards: Annotated[str, typer.Option(help="A finished shards folder or URL.")] = "data/shards",
+    queries: Annotated[
+        str | None, typer.Option(help="Query list for entry names (default: the crawl's).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Run SQL over the shards' tables. Views: candidates, samples, drops_by_reason, entries,
+    entry_balance, contamination."""
+    import csv
+    import sys
+
+    from pipeline import sql as views
+
+    if (
+        not shards.startswith(("s3://", "gs://"))
+        and not Path(shards, "candidates.parquet").is_file()
+    ):
+        fail(f"{shards} holds no candidates.parquet; run `make shards` first")
+    if queries is None and Path(shards, "_config.json").is_file():
+        queries = json.loads(Path(shards, "_config.json").read_text())["config"].get("queries")
+    try:
+        con = views.connect(shards, queries)
+        columns, rows = views.query(con, query)
+    except Exception as e:  # noqa: BLE001 - DuckDB's own message names the problem
+        fail(f"{' '.join(str(e).split())}")
+    if fmt == "json":
+        for r in rows:
+            print(json.dumps(dict(zip(columns, r, strict=True)), default=str, ensure_ascii=False))
+    elif fmt == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(columns)
+        w.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*columns)
+        for r in rows:
+            t.add_row(*("" if v is None else str(v) for v in r))
+        Console().print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(shards)
+    app.command()(sql)

@@ -1,0 +1,89 @@
+"""Find every pair of 64-bit codes within a Hamming distance, without comparing all pairs.
+
+Multi-index hashing (Norouzi et al., 2012): cut each code into `bands` disjoint pieces. Two
+codes within distance k agree, in at least one piece, to within k // bands bits
+(pigeonhole), so each piece is searched by flipping at most that many of its bits. Pieces of
+about 21 bits make a direct-address table (one offset per possible value) small enough to
+hold and big enough that, up to a few million codes, a random probe almost always lands in an
+empty bucket: the work is the fixed number of probes per query, i.e. linear in n.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+_CHUNK = 1 << 16  # queries per step: bounds the memory of the candidate expansion
+
+
+def _flip_masks(width: int, radius: int) -> np.ndarray:
+    masks = [0]
+    for r in range(1, radius + 1):
+        masks += [sum(1 << b for b in combo) for combo in itertools.combinations(range(width), r)]
+    return np.array(masks, dtype=np.int64)
+
+
+class HammingIndex:
+    """The codes of one set, ready to be searched by another (or by itself)."""
+
+    def __init__(self, codes: np.ndarray, bands: int = 3):
+        self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
+        edges = np.linspace(0, 64, bands + 1).round().astype(int)
+        self.bands = list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+        self.order: list[np.ndarray] = []
+        self.offsets: list[np.ndarray] = []
+        for lo, hi in self.bands:
+            keys = self._keys(self.codes, lo, hi)
+            self.order.append(np.argsort(keys, kind="stable"))
+            counts = np.bincount(keys, minlength=1 << (hi - lo))
+            self.offsets.append(np.concatenate([[0], np.cumsum(counts)]))
+
+    @staticmethod
+    def _keys(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        return ((codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)).astype(np.int64)
+
+    def search(self, queries: np.ndarray, max_distance: int) -> np.ndarray:
+        """(query row, index row) pairs within max_distance, as an (m, 2) int64 array."""
+        queries = np.ascontiguousarray(queries, dtype=np.uint64)
+        n = len(self.codes)
+        found = []
+        for start in range(0, len(queries), _CHUNK):
+            q = queries[start : start + _CHUNK]
+            codes = []
+            for (lo, hi), order, offsets in zip(self.bands, self.order, self.offsets, strict=True):
+                keys = self._keys(q, lo, hi)
+                for mask in _flip_masks(hi - lo, max_distance // len(self.bands)):
+                    probe = keys ^ mask
+                    first, last = offsets[probe], offsets[probe + 1]
+                    counts = last - first
+                    total = int(counts.sum())
+                    if not total:
+                        continue
+                    i = np.repeat(np.arange(len(q)), counts)
+                    # the bucket ranges laid end to end, without a Python loop
+                    step = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+                    j = order[np.repeat(first, counts) + step]
+                    keep = np.bitwise_count(q[i] ^ self.codes[j]) <= max_distance
+                    codes.append((i[keep] + start) * n + j[keep])
+            if codes:
+                found.append(np.unique(np.concatenate(codes)))
+        pairs = np.concatenate(found) if found else np.zeros(0, np.int64)
+        return np.stack([pairs // n, pairs % n], axis=1)
+
+
+def near_pairs(codes: np.ndarray, max_distance: int, bands: int = 3) -> np.ndarray:
+    """All (i, j), i < j, with Hamming(codes[i], codes[j]) <= max_distance."""
+    pairs = HammingIndex(codes, bands).search(codes, max_distance)
+    return pairs[pairs[:, 0] < pairs[:, 1]]
+
+
+def brute_force_pairs(codes: np.ndarray, max_distance: int) -> np.ndarray:
+    """The all-pairs reference (quadratic): for tests and as the benchmark's baseline."""
+    codes = np.asarray(codes, dtype=np.uint64)
+    out = []
+    for i in range(len(codes) - 1):
+        d = np.bitwise_count(codes[i + 1 :] ^ codes[i])
+        j = np.nonzero(d <= max_distance)[0] + i + 1
+        out.append(np.stack([np.full(len(j), i), j], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2), np.int64)

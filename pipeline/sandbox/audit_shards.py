@@ -1,0 +1,92 @@
+"""Score the shards job on the sandbox against its ground truth (docs/shards.md quotes it).
+
+Counted over the downloaded images the job scanned, row by row:
+- exact duplicates: a row marked exact_url/exact_pixels is right when its survivor has the
+  very same pixels; recall is the share of removable copies (a group of g identical
+  images holds g - 1) that were marked;
+- near duplicates: the same over the rows left after exact dedup, with "same content"
+  (one drawing or scene, whatever edit was applied) in place of "same image";
+- contamination: planted copies of evaluation images marked with the right evaluation id;
+- language: captions of known language, "non-English" against a language-filter drop.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.filters import LanguageFilter
+
+
+def _pixels(t: dict) -> tuple:
+    """What fixes a served image's pixels. A re-encode without loss (PNG to PNG), or to the
+    same JPEG quality, gives the very same pixels, so it counts as an exact copy."""
+    edit = (
+        ("none",)
+        if t["transform"] in ("none", "reencode")
+        else (t["transform"], t["transform_seed"])
+    )
+    codec = ("png",) if t["fmt"] == "png" else (t["fmt"], t["quality"])
+    return (t["content_id"], *edit, *codec, t["width"], t["height"])
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / b, 4) if b else 1.0
+
+
+def _removal(groups: dict, marked: set) -> tuple[int, int]:
+    removable = sum(len(g) - 1 for g in groups.values() if len(g) > 1)
+    removed = sum(min(len(g) - 1, sum(k in marked for k in g)) for g in groups.values())
+    return removed, removable
+
+
+def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
+    truth: dict[tuple, dict] = {}
+    for t in pq.read_table(Path(sandbox_dir) / "truth" / "candidates.parquet").to_pylist():
+        truth.setdefault((t["page_url"], t["url"]), t)
+    rows = pq.read_table(Path(shards_dir) / "candidates.parquet").to_pylist()
+    scanned = [r for r in rows if r["pixels"] is not None]
+    of = {r["key"]: truth[(r["page_url"], r["url"])] for r in scanned}
+    image = {k: _pixels(t) for k, t in of.items()}
+
+    exact = [r for r in scanned if r["dup_kind"] in ("exact_url", "exact_pixels")]
+    exact_ok = sum(image[r["key"]] == image[r["dup_of"]] for r in exact)
+    by_image: dict[tuple, list] = defaultdict(list)
+    for r in scanned:
+        by_image[image[r["key"]]].append(r["key"])
+    exact_removed, exact_removable = _removal(by_image, {r["key"] for r in exact})
+
+    survivors = [r for r in scanned if r["dup_kind"] not in ("exact_url", "exact_pixels")]
+    near = [r for r in survivors if r["dup_kind"] == "near_image"]
+    near_ok = sum(of[r["key"]]["content_id"] == of[r["dup_of"]]["content_id"] for r in near)
+    by_content: dict[str, list] = defaultdict(list)
+    for r in survivors:
+        by_content[of[r["key"]]["content_id"]].append(r["key"])
+    near_removed, near_removable = _removal(by_content, {r["key"] for r in near})
+
+    planted = [r for r in scanned if of[r["key"]]["group"] == "contaminated"]
+    caught = sum(of[r["key"]]["eval_id"] in (r["contaminated_by"] or []) for r in planted)
+    flagged = [r for r in scanned if r["contaminated_by"]]
+    flagged_ok = sum(of[r["key"]]["eval_id"] in r["contaminated_by"] for r in flagged)
+
+    floor = LanguageFilter().min_score
+    known = [r for r in scanned if of[r["key"]]["lang"] not in ("junk", "und")]
+    tp = sum(of[r["key"]]["lang"] != "en" and r["lang_score"] < floor for r in known)
+    fp = sum(of[r["key"]]["lang"] == "en" and r["lang_score"] < floor for r in known)
+    fn = sum(of[r["key"]]["lang"] != "en" and r["lang_score"] >= floor for r in known)
+    return {
+        "scanned_images": len(scanned),
+        "exact_dup_precision": _ratio(exact_ok, len(exact)),
+        "exact_dup_recall": _ratio(exact_removed, exact_removable),
+        "exact_dups_planted_removable": exact_removable,
+        "near_dup_precision": _ratio(near_ok, len(near)),
+        "near_dup_recall": _ratio(near_removed, near_removable),
+        "near_dups_removable": near_removable,
+        "contamination_recall": _ratio(caught, len(planted)),
+        "contamination_precision": _ratio(flagged_ok, len(flagged)),
+        "contaminated_planted": len(planted),
+        "language_f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "language_known_captions": len(known),
+    }
