@@ -9,7 +9,7 @@ APT_PACKAGES := wordnet-base openclipart-png openclipart-svg
 SANDBOX ?= data/sandbox
 QUERIES ?= data/queries
 
-.PHONY: help install system-packages test lint format sandbox serve queries bench crawl shards train clean
+.PHONY: help install system-packages test lint format sandbox serve queries bench crawl shards sql train clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -59,8 +59,12 @@ bench: queries sandbox ## benchmarks against the peers; results in bench/results
 crawl: install ## harvest, match, balance, download (default: the sandbox web) into data/crawl
 	$(BIN)/openwit crawl $(CRAWL_ARGS)
 
-shards: install ## dedupe, filter, shard (not built yet: issue #4)
-	$(BIN)/openwit shards
+shards: install ## filter, dedupe, decontaminate data/crawl into data/shards (+ report.html)
+	$(BIN)/openwit shards $(SHARDS_ARGS)
+
+sql: install ## run SQL over data/shards' views: make sql Q="SELECT * FROM drops_by_reason"
+	@test -n "$(Q)" || { echo 'usage: make sql Q="SELECT * FROM drops_by_reason"'; exit 2; }
+	$(BIN)/openwit sql "$(Q)"
 
 train: install ## train and evaluate (not built yet: issue #5)
 	$(BIN)/openwit train

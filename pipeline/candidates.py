@@ -25,16 +25,14 @@ def build(crawl: str | Path, out: str | Path) -> pa.Table:
     """Write `out/candidates.parquet`; returns it as a pyarrow table."""
     crawl, out = Path(crawl), Path(out)
     pool = sorted((crawl / "_pool").glob("*.parquet"))
-    downloads = sorted(crawl.glob("[0-9]*.parquet"))
     scans = sorted((out / "_scan").glob("*.parquet"))
+    # Only the crawl shards the scan could read: an unreadable one was reported and skipped.
+    downloads = [crawl / p.name for p in scans]
     con = duckdb.connect()
-    empty_scan = "SELECT NULL::VARCHAR AS key LIMIT 0"
     query = f"""
     WITH pool AS (SELECT * FROM read_parquet({_files(pool)})),
     dl AS (SELECT * FROM read_parquet({_files(downloads)})),
-    scan AS ({
-        f"SELECT * EXCLUDE (thumbs) FROM read_parquet({_files(scans)})" if scans else empty_scan
-    }),
+    scan AS (SELECT * EXCLUDE (thumbs) FROM read_parquet({_files(scans)})),
     decided AS (SELECT * FROM read_parquet('{(out / "_decisions.parquet").as_posix()}'))
     SELECT
         pool.pair_id, dl.key, pool.url, pool.caption, pool.alt, pool.title, pool.figcaption,
@@ -44,12 +42,11 @@ def build(crawl: str | Path, out: str | Path) -> pa.Table:
              THEN 'kept' ELSE 'dropped' END AS status,
         CASE WHEN pool.status = 'no_match' THEN 'match'
              WHEN pool.status = 'balanced_out' THEN 'balance'
-             WHEN dl.key IS NULL THEN 'download'
+             WHEN dl.key IS NULL OR scan.key IS NULL THEN 'shards'
              WHEN dl.status <> 'success' THEN 'download'
-             WHEN scan.key IS NULL THEN 'shards'
              ELSE decided.drop_stage END AS drop_stage,
         CASE WHEN pool.status IN ('no_match', 'balanced_out') THEN pool.status
-             WHEN dl.key IS NULL THEN 'not_attempted'
+             WHEN dl.key IS NULL OR scan.key IS NULL THEN 'crawl_shard_unreadable'
              WHEN dl.status <> 'success' THEN dl.status
              WHEN scan.key IS NULL THEN 'crawl_shard_unreadable'
              ELSE decided.drop_reason END AS drop_reason,

@@ -118,11 +118,14 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
 
     t0 = time.time()
     parts = sorted((out / "_scan").glob("*.parquet"))
+    if not parts:
+        raise ValueError(
+            f"{cfg.crawl}: no readable crawl shard ({'; '.join(e['error'] for e in errors)})"
+        )
     decisions_path = out / "_decisions.parquet"
     evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
     if not decisions_path.is_file():
-        scan = pq.read_table(parts) if parts else None
-        decisions, overlap = decide(scan, evals, cfg)
+        decisions, overlap = decide(pq.read_table(parts), evals, cfg)
         overlap_table = pa.Table.from_pylist(overlap, schema=OVERLAP_SCHEMA)
         storage.write_parquet(overlap_table, out / "contamination.parquet")
         storage.write_parquet(decisions, decisions_path)
@@ -159,21 +162,8 @@ OVERLAP_SCHEMA = pa.schema(
 )
 
 
-def decide(scan: pa.Table | None, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, list[dict]]:
+def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, list[dict]]:
     """Dedup and decontaminate the scanned rows; place the kept ones in the final shards."""
-    cols = [
-        "key",
-        "filter_reason",
-        "dup_kind",
-        "dup_of",
-        "contaminated_by",
-        "drop_stage",
-        "drop_reason",
-        "shard",
-        "position",
-    ]
-    if scan is None:
-        return pa.table({c: pa.array([], pa.string()) for c in cols}), []
     scan = scan.filter(pc.equal(scan.column("status"), "success"))
     rows = scan.select(
         ["key", "url", "filter_reason", "pixels", "phash", "dhash", "thumbs", "width", "height"]

@@ -44,3 +44,66 @@ def sandbox_server(sandbox_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("serverlog") / "log.jsonl"
     with SandboxServer(sandbox_dir, slow_seconds=1.5, log_path=log) as info:
         yield info
+
+
+def crawl_args(sandbox_dir, queries, out) -> list[str]:
+    """`openwit crawl` on the small sandbox, sized to finish in seconds."""
+    return [
+        "crawl",
+        "--sandbox",
+        str(sandbox_dir),
+        "--queries",
+        str(queries),
+        "--out",
+        str(out),
+        "--t",
+        "20",
+        "--shard-size",
+        "60",
+        "--threads",
+        "16",
+    ]
+
+
+@pytest.fixture(scope="session")
+def crawled(sandbox_dir, query_list, ray_cluster, tmp_path_factory):
+    """One crawl of the small sandbox, shared by the crawl and shards tests."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from openwit.cli import app
+
+    out = tmp_path_factory.mktemp("crawl") / "crawl"
+    result = CliRunner().invoke(app, crawl_args(sandbox_dir, query_list[1], out))
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "_summary.json").read_text())
+
+
+def shards_args(crawl, out, sandbox_dir) -> list[str]:
+    return [
+        "shards",
+        "--crawl",
+        str(crawl),
+        "--out",
+        str(out),
+        "--sandbox",
+        str(sandbox_dir),
+        "--shard-size",
+        "50",
+    ]
+
+
+@pytest.fixture(scope="session")
+def sharded(crawled, sandbox_dir, tmp_path_factory):
+    """One shards job over the shared crawl: (folder, summary)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from openwit.cli import app
+
+    out = tmp_path_factory.mktemp("shards") / "shards"
+    result = CliRunner().invoke(app, shards_args(crawled[0], out, sandbox_dir))
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "_summary.json").read_text())

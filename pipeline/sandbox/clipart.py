@@ -89,23 +89,48 @@ def caption(clip: Clip, style: int) -> str:
     return clip.title
 
 
+# The whole drawing, and windows of 90% of each side: a crop must not make two alike either.
+_VIEWS = (
+    (0, 0, 1, 1),
+    (0, 0, 0.9, 0.9),
+    (0.1, 0, 1, 0.9),
+    (0, 0.1, 0.9, 1),
+    (0.1, 0.1, 1, 1),
+    (0.05, 0.05, 0.95, 0.95),
+)
+
+
 def thumbnail(clip: Clip, root: Path = DEFAULT_CLIPART_DIR) -> np.ndarray:
-    """16x16 RGB on white, shifted to mean 0 and unit spread: enough to tell two drawings
-    apart at a glance, whatever their brightness."""
+    """(views, 768): 16x16 RGB thumbnails on white of the drawing and of windows in it, each
+    shifted to mean 0 and unit spread: enough to tell two drawings apart at a glance,
+    whatever their brightness."""
     with Image.open(root / "png" / clip.path) as im:
         im = im.convert("RGBA")
         im.thumbnail((64, 64))
         canvas = Image.new("RGB", im.size, (255, 255, 255))
         canvas.paste(im, (0, 0), im)
-        t = np.asarray(canvas.resize((16, 16), Image.BILINEAR), np.float32).ravel()
-    t -= t.mean()
-    return t / max(float(t.std()), 8.0)
+    w, h = canvas.size
+    views = []
+    for x0, y0, x1, y1 in _VIEWS:
+        box = (x0 * w, y0 * h, x1 * w, y1 * h)
+        t = np.asarray(canvas.resize((16, 16), Image.BILINEAR, box=box), np.float32).ravel()
+        t -= t.mean()
+        views.append(t / max(float(t.std()), 8.0))
+    return np.stack(views)
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Which rows of a lie within LOOK_ALIKE_RMS of which rows of b (BLAS, not a loop)."""
-    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
-    return d2 < LOOK_ALIKE_RMS**2 * a.shape[1]
+    """(len(a), len(b)): whether a drawing of a looks like one of b, whole against whole or
+    against a window, either way round (BLAS, not a loop)."""
+
+    def d2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (x**2).sum(1)[:, None] + (y**2).sum(1)[None, :] - 2 * x @ y.T
+
+    limit = LOOK_ALIKE_RMS**2 * a.shape[-1]
+    v = a.shape[1]
+    whole_vs_views = d2(a[:, 0], b.reshape(-1, b.shape[-1])).reshape(len(a), len(b), v)
+    views_vs_whole = d2(a.reshape(-1, a.shape[-1]), b[:, 0]).reshape(len(a), v, len(b))
+    return (whole_vs_views.min(2) < limit) | (views_vs_whole.min(1) < limit)
 
 
 def distinct(

@@ -11,30 +11,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from openwit.cli import app
+from tests.conftest import crawl_args as args
 
 runner = CliRunner()
-
-
-def args(sandbox_dir, queries, out):
-    return [
-        "crawl",
-        "--sandbox",
-        str(sandbox_dir),
-        "--queries",
-        str(queries),
-        "--out",
-        str(out),
-        "--t",
-        "20",
-        "--shard-size",
-        "60",
-        "--threads",
-        "16",
-    ]
 
 
 def final_rows(out: Path) -> list[tuple]:
@@ -43,14 +25,6 @@ def final_rows(out: Path) -> list[tuple]:
     return sorted(
         zip(*(t.column(c).to_pylist() for c in ("key", "pair_id", "status")), strict=True)
     )
-
-
-@pytest.fixture(scope="module")
-def crawled(sandbox_dir, query_list, ray_cluster, tmp_path_factory):
-    out = tmp_path_factory.mktemp("crawl") / "crawl"
-    result = runner.invoke(app, args(sandbox_dir, query_list[1], out))
-    assert result.exit_code == 0, result.output
-    return out, json.loads((out / "_summary.json").read_text())
 
 
 def test_every_status_reconciles_with_the_ground_truth(crawled):
