@@ -55,6 +55,7 @@ queries: install ## build the ~500k query list into data/queries
 
 bench: queries sandbox ## benchmarks against the peers; results in bench/results/*.json
 	$(BIN)/python bench/match.py --queries $(QUERIES) --sandbox $(SANDBOX)
+	$(BIN)/python bench/dedup.py
 
 crawl: install ## harvest, match, balance, download (default: the sandbox web) into data/crawl
 	$(BIN)/openwit crawl $(CRAWL_ARGS)

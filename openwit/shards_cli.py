@@ -29,6 +29,10 @@ def shards(
     max_aspect: Annotated[float, typer.Option(help="Max aspect ratio.")] = 3.0,
     phash_distance: Annotated[int, typer.Option(help="Near-dup pHash threshold (of 64).")] = 8,
     thumb_rms: Annotated[float, typer.Option(help="Near-dup thumbnail threshold.")] = 0.35,
+    caption_dedup: Annotated[
+        float | None,
+        typer.Option(help="Also drop near-duplicate captions at this Jaccard (off; try 0.8)."),
+    ] = None,
     executor: Annotated[str, typer.Option(help="ray or local.")] = "ray",
     ray_address: Annotated[str | None, typer.Option(help="An existing Ray cluster.")] = None,
     sandbox: Annotated[Path, typer.Option(help="The sandbox, for its audit.")] = Path(
@@ -38,6 +42,7 @@ def shards(
     """Filter, dedupe and decontaminate a crawl into shuffled WebDataset shards, with
     candidates.parquet, DuckDB views and report.html."""
     from pipeline import filters
+    from pipeline.caption_dedup import CaptionDedupConfig
     from pipeline.dedup import DedupConfig
     from pipeline.executor import make_executor
     from pipeline.scan import ScanConfig
@@ -65,6 +70,9 @@ def shards(
             ),
         ),
         dedup=DedupConfig(phash_max_distance=phash_distance, thumb_max_rms=thumb_rms),
+        captions=CaptionDedupConfig(
+            enabled=caption_dedup is not None, threshold=caption_dedup or 0.8
+        ),
     )
     try:
         summary = run(cfg, lambda: make_executor(executor, ray_address))

@@ -31,13 +31,16 @@ class HammingIndex:
         self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
         edges = np.linspace(0, 64, bands + 1).round().astype(int)
         self.bands = list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
-        self.order: list[np.ndarray] = []
-        self.offsets: list[np.ndarray] = []
+        self.order: list[np.ndarray] = []  # per band: rows sorted by the band's value
+        self.sorted_codes: list[np.ndarray] = []  # the codes in that order: reads stay local
+        self.offsets: list[np.ndarray] = []  # per band value: where its rows start
         for lo, hi in self.bands:
             keys = self._keys(self.codes, lo, hi)
-            self.order.append(np.argsort(keys, kind="stable"))
+            order = np.argsort(keys, kind="stable")
+            self.order.append(order)
+            self.sorted_codes.append(self.codes[order])
             counts = np.bincount(keys, minlength=1 << (hi - lo))
-            self.offsets.append(np.concatenate([[0], np.cumsum(counts)]))
+            self.offsets.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
     @staticmethod
     def _keys(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -48,27 +51,29 @@ class HammingIndex:
         queries = np.ascontiguousarray(queries, dtype=np.uint64)
         n = len(self.codes)
         found = []
-        for start in range(0, len(queries), _CHUNK):
-            q = queries[start : start + _CHUNK]
-            codes = []
-            for (lo, hi), order, offsets in zip(self.bands, self.order, self.offsets, strict=True):
-                keys = self._keys(q, lo, hi)
-                for mask in _flip_masks(hi - lo, max_distance // len(self.bands)):
-                    probe = keys ^ mask
-                    first, last = offsets[probe], offsets[probe + 1]
-                    counts = last - first
+        radius = max_distance // len(self.bands)
+        for b, (lo, hi) in enumerate(self.bands):
+            masks = _flip_masks(hi - lo, radius)
+            offsets, order, sorted_codes = self.offsets[b], self.order[b], self.sorted_codes[b]
+            keys = self._keys(queries, lo, hi)
+            # Queries in the order of their band value: probes then walk the table in order.
+            q_order = np.argsort(keys, kind="stable")
+            for start in range(0, len(queries), _CHUNK):
+                rows = q_order[start : start + _CHUNK]
+                q, k = queries[rows], keys[rows]
+                for mask in masks:
+                    probe = k ^ mask
+                    first = offsets[probe]
+                    counts = offsets[probe + 1] - first
                     total = int(counts.sum())
                     if not total:
                         continue
                     i = np.repeat(np.arange(len(q)), counts)
                     # the bucket ranges laid end to end, without a Python loop
-                    step = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-                    j = order[np.repeat(first, counts) + step]
-                    keep = np.bitwise_count(q[i] ^ self.codes[j]) <= max_distance
-                    codes.append((i[keep] + start) * n + j[keep])
-            if codes:
-                found.append(np.unique(np.concatenate(codes)))
-        pairs = np.concatenate(found) if found else np.zeros(0, np.int64)
+                    pos = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
+                    keep = np.bitwise_count(q[i] ^ sorted_codes[pos]) <= max_distance
+                    found.append(rows[i[keep]] * n + order[pos[keep]])
+        pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
         return np.stack([pairs // n, pairs % n], axis=1)
 
 

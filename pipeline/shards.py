@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import candidates, decontaminate, report, shuffle, storage
-from pipeline.dedup import DedupConfig, Fingerprint, dedup
+from pipeline.caption_dedup import CaptionDedupConfig, near_caption_pairs
+from pipeline.dedup import DedupConfig, Fingerprint, components, dedup, survivors
 from pipeline.scan import ScanConfig, scan_shard
 
 
@@ -41,6 +42,7 @@ class ShardsConfig:
     seed: int = 0
     scan: ScanConfig = field(default_factory=ScanConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    captions: CaptionDedupConfig = field(default_factory=CaptionDedupConfig)
 
 
 class ShardsConfigMismatch(ValueError):
@@ -162,11 +164,33 @@ OVERLAP_SCHEMA = pa.schema(
 )
 
 
+def _caption_dups(dups: list, rows: list[dict], rank: list, cfg: CaptionDedupConfig) -> list:
+    """Mark near-duplicate captions among the rows no image check marked."""
+    alive = [k for k, d in enumerate(dups) if d[0] is None]
+    pairs = near_caption_pairs([rows[k]["caption"] for k in alive], cfg)
+    groups = components(len(alive), np.array(pairs, dtype=np.int64).reshape(-1, 2))
+    out = list(dups)
+    for a, b in survivors(groups, [rank[k] for k in alive]).items():
+        out[alive[a]] = ("near_caption", rows[alive[b]]["key"])
+    return out
+
+
 def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, list[dict]]:
     """Dedup and decontaminate the scanned rows; place the kept ones in the final shards."""
     scan = scan.filter(pc.equal(scan.column("status"), "success"))
     rows = scan.select(
-        ["key", "url", "filter_reason", "pixels", "phash", "dhash", "thumbs", "width", "height"]
+        [
+            "key",
+            "url",
+            "caption",
+            "filter_reason",
+            "pixels",
+            "phash",
+            "dhash",
+            "thumbs",
+            "width",
+            "height",
+        ]
     ).to_pylist()
     printed = [i for i, r in enumerate(rows) if r["pixels"] is not None]
     prints = [
@@ -188,6 +212,8 @@ def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, li
         rank,
         cfg.dedup,
     )
+    if cfg.captions.enabled:
+        dups = _caption_dups(dups, [rows[i] for i in printed], rank, cfg.captions)
     eval_prints = decontaminate.fingerprint_evals(evals)
     copies = decontaminate.find_copies(prints, eval_prints, cfg.dedup)
     overlap = decontaminate.overlap_report(evals, copies)

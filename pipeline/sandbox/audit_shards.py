@@ -71,6 +71,12 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
     flagged = [r for r in scanned if r["contaminated_by"]]
     flagged_ok = sum(of[r["key"]]["eval_id"] in r["contaminated_by"] for r in flagged)
 
+    captions = [r for r in scanned if r["dup_kind"] == "near_caption"]
+    planted_captions = sum(
+        "dup_caption" in (of[r["key"]]["caption_kind"], of[r["dup_of"]]["caption_kind"])
+        for r in captions
+    )
+
     floor = LanguageFilter().min_score
     known = [r for r in scanned if of[r["key"]]["lang"] not in ("junk", "und")]
     tp = sum(of[r["key"]]["lang"] != "en" and r["lang_score"] < floor for r in known)
@@ -87,6 +93,8 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
         "contamination_recall": _ratio(caught, len(planted)),
         "contamination_precision": _ratio(flagged_ok, len(flagged)),
         "contaminated_planted": len(planted),
+        "near_caption_marked": len(captions),
+        "near_caption_planted": planted_captions,
         "language_f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "language_known_captions": len(known),
     }
