@@ -179,10 +179,6 @@ def queries_match(
         print(json.dumps({"text": t, "entries": [ql.entries[i] for i in ids], "ids": ids}))
 
 
-def _not_built(stage: str, issue: int) -> None:
-    _fail(f"`openwit {stage}` is not built yet (tracked in issue #{issue}).")
-
-
 SANDBOX_T = 100  # the sandbox's 28k pairs need a small cap for balancing to bite
 
 
@@ -351,15 +347,10 @@ def _print_crawl_summary(summary: dict, out: Path) -> None:
     console.print(f"summary: {out}/_summary.json")
 
 
-@app.command()
-def train() -> None:
-    """Train a CLIP model on data/shards/ and evaluate it (not built yet)."""
-    _not_built("train", 5)
-
-
-from openwit import shards_cli  # noqa: E402 - registers its commands on `app`
+from openwit import shards_cli, train_cli  # noqa: E402 - they register their commands on `app`
 
 shards_cli.register(app)
+train_cli.register(app)
 
 if __name__ == "__main__":
     app()

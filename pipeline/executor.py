@@ -71,6 +71,10 @@ class RayExecutor:
 
         self.max_retries = max_retries
         self._owns = not ray.is_initialized()
+        if self._owns and (address is None or address.startswith(("127.", "localhost"))):
+            # One machine: keep Ray on loopback instead of the address it would pick from the
+            # default route (its own "no multi-node" switch, which is what a local run wants).
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         if self._owns:
             ray.init(
                 address=address,

@@ -25,8 +25,11 @@ def query_list(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ray_cluster():
     """One local Ray for the whole session (starting one costs seconds)."""
+    import os
+
     import ray
 
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # Ray on 127.0.0.1 only
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()

@@ -19,11 +19,17 @@ def test_help_lists_every_stage():
         assert cmd in result.output
 
 
-def test_unbuilt_stages_say_so_and_fail():
-    for cmd, issue in (("shards", 4), ("train", 5)):
-        result = runner.invoke(app, [cmd])
-        assert result.exit_code == 2
-        assert "not built yet" in result.output and f"#{issue}" in result.output
+def test_missing_inputs_get_one_line_errors_naming_the_fix(tmp_path):
+    for args, words in (
+        (["shards", "--crawl", str(tmp_path / "nothing")], "make crawl"),
+        (["train", "--shards", str(tmp_path / "nothing")], "make shards"),
+        (["sql", "SELECT 1", "--shards", str(tmp_path / "nothing")], "make shards"),
+        (["eval", str(tmp_path / "nothing.pt")], "no checkpoint"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert words in result.output and str(tmp_path / "nothing") in result.output
+        assert len(result.output.strip().splitlines()) == 1
 
 
 def test_sandbox_build_skips_an_identical_build(tmp_path):

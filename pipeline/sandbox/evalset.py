@@ -45,6 +45,32 @@ CLIPART_CLASSES = {
     "transportation": "vehicle",
 }
 
+# Zero-shot prompts per set (CLIP §3.1.4: an ensemble of phrasings, averaged), in the words the
+# web's alt texts use, as CLIP's authors tuned theirs to each dataset.
+TEMPLATES = {
+    "shapes": [
+        "a {} on a background.",
+        "a large {}.",
+        "a picture showing a {}.",
+        "an image of one {}.",
+        "a {}.",
+    ],
+    "colours": [
+        "a {} shape on a background.",
+        "a large {} shape.",
+        "a picture showing a {} shape.",
+        "something {} on a background.",
+        "a {} object.",
+    ],
+    "clipart": [
+        "clip art of a {}.",
+        "a drawing of a {}.",
+        "an illustration of a {}.",
+        "a picture of a {}.",
+        "{}",
+    ],
+}
+
 
 @dataclass(frozen=True)
 class EvalItem:
@@ -132,4 +158,5 @@ def write(items: list[EvalItem], out: Path, clipart_dir: Path) -> dict[str, int]
         "clipart": {k: v for k, v in CLIPART_CLASSES.items() if k in {i.label for i in items}},
     }
     atomic_write_text(out / "classes.json", json.dumps(classes, indent=2) + "\n")
+    atomic_write_text(out / "templates.json", json.dumps(TEMPLATES, indent=2) + "\n")
     return counts

@@ -1,0 +1,52 @@
+"""Checkpoints hold everything a resumed run needs to continue as if never stopped: model,
+optimiser, scaler, step, epoch, position in the epoch and every RNG state. Written atomically
+(temporary name, then rename), so a kill never leaves a half checkpoint under a real name."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from queries.io import atomic_output
+
+
+def rng_states() -> dict:
+    states = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save(path: Path, state: dict) -> None:
+    with atomic_output(path) as f:
+        torch.save(state, f)
+    latest = path.parent / "latest.txt"
+    with atomic_output(latest, "w") as f:
+        f.write(path.name + "\n")
+
+
+def latest(folder: Path) -> Path | None:
+    marker = folder / "latest.txt"
+    if not marker.is_file():
+        return None
+    path = folder / marker.read_text().strip()
+    return path if path.is_file() else None
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)

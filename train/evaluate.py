@@ -1,0 +1,174 @@
+"""CLIP's evaluations: zero-shot classification with prompt ensembles (§3.1.4), image↔text
+retrieval, a linear probe on frozen image features, and accuracy on All / Clean / Overlap
+with a one-sided binomial test (§5).
+
+Evaluation sets are folders `<root>/<set>/<label>/*.jpg`. Optional files beside them:
+`classes.json` ({set: {folder: class name}}), `templates.json` ({set: [prompt templates]}),
+`<set>/labels.parquet` with a `caption` column (a retrieval set).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+TEMPLATES = [
+    "a photo of a {}.",
+    "a picture of a {}.",
+    "an image of a {}.",
+    "a drawing of a {}.",
+    "a {} on a background.",
+]
+
+
+def _sets(root: Path) -> dict[str, list[tuple[str, str, Path]]]:
+    """set -> [(eval_id, label, path)], sorted."""
+    out: dict[str, list] = {}
+    for p in sorted(root.glob("*/*/*")):
+        if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"):
+            s, label = p.parent.parent.name, p.parent.name
+            out.setdefault(s, []).append((f"{s}/{label}/{p.stem}", label, p))
+    return out
+
+
+@torch.no_grad()
+def encode_images(model, transform, paths: list[Path], device, batch: int = 128) -> torch.Tensor:
+    feats = []
+    for i in range(0, len(paths), batch):
+        ims = []
+        for p in paths[i : i + batch]:
+            with Image.open(p) as im:
+                ims.append(transform(im.convert("RGB")))
+        f = model.encode_image(torch.stack(ims).to(device))
+        feats.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
+    return torch.cat(feats)
+
+
+@torch.no_grad()
+def encode_texts(model, tokenizer, texts: list[str], device, batch: int = 256) -> torch.Tensor:
+    feats = []
+    for i in range(0, len(texts), batch):
+        f = model.encode_text(tokenizer(texts[i : i + batch]).to(device))
+        feats.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
+    return torch.cat(feats)
+
+
+def classifier(model, tokenizer, names: list[str], templates: list[str], device) -> torch.Tensor:
+    """One weight per class: the mean of its normalised prompt embeddings, normalised."""
+    texts = [t.format(n) for n in names for t in templates]
+    f = encode_texts(model, tokenizer, texts, device).view(len(names), len(templates), -1)
+    return torch.nn.functional.normalize(f.mean(1), dim=-1)
+
+
+def zero_shot(image_feats, labels: list[int], weights) -> tuple[dict, np.ndarray]:
+    logits = image_feats @ weights.T
+    top = logits.topk(min(5, weights.shape[0]), dim=1).indices.numpy()
+    y = np.array(labels)
+    correct = top[:, 0] == y
+    return {
+        "top1": float(correct.mean()),
+        "top5": float((top == y[:, None]).any(1).mean()),
+        "chance": 1 / weights.shape[0],
+        "n": len(y),
+    }, correct
+
+
+def retrieval(image_feats, text_feats) -> dict:
+    sims = image_feats @ text_feats.T
+    n = len(sims)
+    out = {}
+    for name, s in (("image_to_text", sims), ("text_to_image", sims.T)):
+        rank = (s > s.diag()[:, None]).sum(1)  # how many beat the true match
+        out[name] = {f"R@{k}": float((rank < k).float().mean()) for k in (1, 5, 10)}
+    out["n"] = n
+    return out
+
+
+def linear_probe(feats: np.ndarray, labels: list[int], seed: int = 0) -> dict:
+    """Logistic regression on frozen features; half of each class to train, half to test."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        feats, labels, test_size=0.5, random_state=seed, stratify=labels
+    )
+    clf = LogisticRegression(max_iter=2000, C=10.0).fit(x_tr, y_tr)
+    return {
+        "top1": float(clf.score(x_te, y_te)),
+        "train": len(y_tr),
+        "test": len(y_te),
+        "chance": 1 / len(set(labels)),
+    }
+
+
+def overlap_accuracy(ids: list[str], correct: np.ndarray, overlap_ids: set[str]) -> dict:
+    """Accuracy on All, Clean and Overlap, and whether Overlap beats Clean by chance alone."""
+    from scipy.stats import binomtest
+
+    is_overlap = np.array([i in overlap_ids for i in ids])
+    clean, over = correct[~is_overlap], correct[is_overlap]
+    out = {
+        "all": float(correct.mean()),
+        "n_all": len(correct),
+        "clean": float(clean.mean()) if len(clean) else None,
+        "n_clean": len(clean),
+        "overlap": float(over.mean()) if len(over) else None,
+        "n_overlap": len(over),
+    }
+    out["delta"] = (out["all"] - out["clean"]) if out["clean"] is not None else None
+    if len(over) and len(clean):
+        p0 = min(max(float(clean.mean()), 1e-9), 1 - 1e-9)
+        out["p_value"] = float(binomtest(int(over.sum()), len(over), p0, "greater").pvalue)
+    return out
+
+
+def evaluate(
+    model,
+    tokenizer,
+    transform,
+    root: str | Path,
+    device="cpu",
+    contamination: dict[str, set[str]] | None = None,
+) -> dict:
+    """The `eval.json` dict: zero_shot, retrieval, linear_probe (fractions in 0-1), overlap."""
+    root = Path(root)
+    classes = (
+        json.loads((root / "classes.json").read_text()) if (root / "classes.json").is_file() else {}
+    )
+    templates = (
+        json.loads((root / "templates.json").read_text())
+        if (root / "templates.json").is_file()
+        else {}
+    )
+    model.eval()
+    result: dict = {"zero_shot": {}, "retrieval": {}, "linear_probe": {}, "overlap": {}}
+    for name, items in _sets(root).items():
+        feats = encode_images(model, transform, [p for *_, p in items], device)
+        labels_path = root / name / "labels.parquet"
+        captions = None
+        if labels_path.is_file():
+            import pyarrow.parquet as pq
+
+            t = pq.read_table(labels_path).to_pydict()
+            if any(t.get("caption") or []):
+                by_id = dict(zip(t["eval_id"], t["caption"], strict=True))
+                captions = [by_id[i] for i, *_ in items]
+        if captions is not None:
+            result["retrieval"][name] = retrieval(
+                feats, encode_texts(model, tokenizer, captions, device)
+            )
+            continue
+        folders = sorted({label for _, label, _ in items})
+        names = [classes.get(name, {}).get(f, f.replace("_", " ")) for f in folders]
+        labels = [folders.index(label) for _, label, _ in items]
+        weights = classifier(model, tokenizer, names, templates.get(name, TEMPLATES), device)
+        result["zero_shot"][name], correct = zero_shot(feats, labels, weights)
+        result["linear_probe"][name] = linear_probe(feats.numpy(), labels)
+        if contamination is not None and name in contamination:
+            ids = [i for i, *_ in items]
+            result["overlap"][name] = overlap_accuracy(ids, correct, contamination[name])
+    return result

@@ -1,0 +1,101 @@
+"""`report.html` of a training run: loss and temperature curves, zero-shot accuracy per
+evaluation set over training, and the final evaluation tables. One static file."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from pipeline.report import _png, _table
+from queries.io import atomic_write_text
+
+
+def _read_metrics(run: Path) -> list[dict]:
+    rows = {}
+    path = run / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a kill
+            continue
+        key = (row["step"], "eval" in row)
+        rows[key] = row  # a resumed run repeats steps: the last word wins
+    return [rows[k] for k in sorted(rows)]
+
+
+def write(run: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    run = Path(run)
+    rows = _read_metrics(run)
+    train = [r for r in rows if "loss" in r]
+    evals = [r for r in rows if "eval" in r]
+    parts = [f"<h1>OpenWIT training run</h1><p>{html.escape(str(run))}</p>"]
+    if train:
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
+        ax[0].plot([r["step"] for r in train], [r["loss"] for r in train])
+        ax[0].set_title("contrastive loss")
+        ax[0].set_xlabel("step")
+        ax[1].plot([r["step"] for r in train], [r["logit_scale"] for r in train])
+        ax[1].set_title("logit scale (1 / temperature)")
+        ax[1].set_xlabel("step")
+        parts.append(_png(fig))
+    if evals:
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        for name in evals[-1]["eval"]:
+            ax.plot(
+                [r["step"] for r in evals], [r["eval"].get(name) for r in evals], "o-", label=name
+            )
+        ax.set_title("zero-shot top-1")
+        ax.set_xlabel("step")
+        ax.legend()
+        parts.append(_png(fig))
+    result_path = run / "eval.json"
+    if result_path.is_file():
+        result = json.loads(result_path.read_text())
+        zs = [
+            (
+                k,
+                f"{v['top1']:.3f}",
+                f"{v['top5']:.3f}",
+                f"{v['chance']:.3f}",
+                f"{v['top1'] / v['chance']:.1f}×",
+            )
+            for k, v in result["zero_shot"].items()
+        ]
+        parts += ["<h2>Zero-shot</h2>", _table(zs, ["set", "top-1", "top-5", "chance", "× chance"])]
+        rt = [
+            (k, d, *(f"{v[d][f'R@{n}']:.3f}" for n in (1, 5, 10)))
+            for k, v in result["retrieval"].items()
+            for d in ("image_to_text", "text_to_image")
+        ]
+        parts += ["<h2>Retrieval</h2>", _table(rt, ["set", "direction", "R@1", "R@5", "R@10"])]
+        lp = [
+            (k, f"{v['top1']:.3f}", f"{v['chance']:.3f}") for k, v in result["linear_probe"].items()
+        ]
+        parts += ["<h2>Linear probe</h2>", _table(lp, ["set", "top-1", "chance"])]
+        ov = [
+            (
+                k,
+                f"{v['all']:.3f}",
+                v["n_clean"],
+                f"{v['clean']:.3f}" if v["clean"] is not None else "",
+                v["n_overlap"],
+                f"{v['overlap']:.3f}" if v["overlap"] is not None else "",
+                f"{v.get('p_value', float('nan')):.3g}",
+            )
+            for k, v in result["overlap"].items()
+        ]
+        if ov:
+            parts += [
+                "<h2>Overlap (CLIP §5)</h2>",
+                _table(ov, ["set", "all", "clean n", "clean", "overlap n", "overlap", "p"]),
+            ]
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:"
+        "collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
+    )
+    doc = f"<!doctype html><meta charset='utf-8'><title>OpenWIT run</title><style>{style}</style>"
+    atomic_write_text(run / "report.html", doc + "\n".join(parts))
+    return run / "report.html"

@@ -1,0 +1,357 @@
+"""The contrastive trainer, readable in one sitting.
+
+    python -m train.trainer …      one process (what `openwit train` runs)
+    torchrun --nproc-per-node 2 -m train.trainer …   DDP: gloo on CPU, NCCL on GPU
+
+One optimiser step = `accum` micro-batches per rank; the contrastive batch is all of them on
+all ranks (open_clip's accum_freq semantics: features of the other micro-batches are kept
+without gradient, so each backward pass sees the whole batch). An epoch is a number of samples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from train import checkpoint, data, evaluate, optim
+from train import model as models
+from train.loss import ClipLoss, SigLipLoss
+
+
+@dataclass
+class TrainConfig:
+    shards: str = "data/shards"
+    out: str = "data/train/run"
+    model: str = "openwit-tiny"
+    data: data.DataConfig = field(default_factory=data.DataConfig)
+    epochs: int = 10
+    train_samples: int | None = None  # per epoch; default: the count in sizes.json
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup: int = 50  # steps
+    grad_clip: float = 1.0
+    accum: int = 1
+    loss: str = "clip"  # or "siglip"
+    local_loss: bool = False
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    grad_checkpointing: bool = False
+    compile: bool = False
+    checkpoint_every: int = 100  # steps; and at every epoch end
+    log_every: int = 10
+    eval_dir: str | None = None
+    contamination: str | None = None  # the shards' contamination.parquet
+    seed: int = 0
+    resume: str | None = None  # "latest" or a checkpoint path
+    max_steps: int | None = None  # stop early (tests, benchmarks)
+
+
+def setup_distributed() -> tuple[int, int, torch.device]:
+    if "RANK" in os.environ and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def micro_step_losses(model, loss_fn, batches, device, autocast) -> list[torch.Tensor]:
+    """Backward over `batches` as one contrastive batch; returns the loss (one per micro)."""
+
+    def forward(images, texts):
+        with autocast():
+            out = model(images.to(device, non_blocking=True), texts.to(device, non_blocking=True))
+        return out
+
+    if len(batches) == 1:
+        out = forward(*batches[0])
+        loss = _loss(loss_fn, out, out["image_features"], out["text_features"])
+        loss.backward()
+        return [loss.detach()]
+    with torch.no_grad():  # every micro-batch's features, to stand in for the others
+        cached = [forward(*b) for b in batches]
+    losses = []
+    for j, b in enumerate(batches):
+        out = forward(*b)
+        img = torch.cat(
+            [c["image_features"] if k != j else out["image_features"] for k, c in enumerate(cached)]
+        )
+        txt = torch.cat(
+            [c["text_features"] if k != j else out["text_features"] for k, c in enumerate(cached)]
+        )
+        sync = getattr(model, "no_sync", None)
+        ctx = sync() if sync is not None and j < len(batches) - 1 else _null()
+        with ctx:
+            loss = _loss(loss_fn, out, img, txt)
+            loss.backward()
+        losses.append(loss.detach())
+    return losses
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _loss(loss_fn, out, img, txt):
+    if isinstance(loss_fn, SigLipLoss):
+        return loss_fn(img, txt, out["logit_scale"], out["logit_bias"])
+    return loss_fn(img, txt, out["logit_scale"])
+
+
+def train(cfg: TrainConfig) -> dict:
+    rank, world, device = setup_distributed()
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    torch.manual_seed(cfg.seed)
+    model, train_tf, eval_tf, tokenizer = models.create(cfg.model, device)
+    if cfg.loss == "siglip" and getattr(model, "logit_bias", None) is None:
+        model.logit_bias = torch.nn.Parameter(torch.tensor(-10.0, device=device))
+    if cfg.grad_checkpointing:
+        model.set_grad_checkpointing(True)
+    raw = model
+    if world > 1:  # CPU DDP must not be given device_ids
+        ids = [device.index] if device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if cfg.compile:
+        model = torch.compile(model)
+    opt = torch.optim.AdamW(
+        optim.param_groups(raw, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6
+    )
+    loss_fn = SigLipLoss() if cfg.loss == "siglip" else ClipLoss(cfg.local_loss)
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    shards = data.shard_list(cfg.shards)
+    per_epoch = cfg.train_samples or data.dataset_size(shards)
+    contrastive = cfg.data.batch_size * world * cfg.accum
+    steps_per_epoch = max(1, per_epoch // contrastive)
+    total = steps_per_epoch * cfg.epochs
+    step, epoch, in_epoch = 0, 0, 0
+    if cfg.resume:
+        path = checkpoint.latest(ckpt_dir) if cfg.resume == "latest" else Path(cfg.resume)
+        if path is not None:
+            state = checkpoint.load(path)
+            raw.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            step, epoch, in_epoch = state["step"], state["epoch"], state["in_epoch"]
+            checkpoint.set_rng_states(
+                state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0]
+            )
+    log = _Log(out, rank)
+    log.info(
+        f"{models.parameter_count(raw) / 1e6:.1f}M parameters, {len(shards)} shards, "
+        f"{per_epoch} samples/epoch, {steps_per_epoch} steps/epoch × {cfg.epochs}, "
+        f"contrastive batch {contrastive}, {world} process(es) on {device}"
+    )
+    skipped: dict[int, int] = {}
+    started, seen = time.time(), 0
+    while epoch < cfg.epochs and (cfg.max_steps is None or step < cfg.max_steps):
+        batches = iter(
+            data.loader(
+                shards, cfg.data, train_tf, tokenizer, epoch, in_epoch * cfg.accum, rank, world
+            )
+        )
+        model.train()
+        while in_epoch < steps_per_epoch and (cfg.max_steps is None or step < cfg.max_steps):
+            micro = []
+            for _ in range(cfg.accum):
+                images, texts, worker, bad = next(batches)
+                skipped[worker] = bad
+                micro.append((images, texts))
+            for g in opt.param_groups:
+                g["lr"] = optim.lr_at(step, cfg.lr, cfg.warmup, total)
+            opt.zero_grad(set_to_none=True)
+            losses = micro_step_losses(model, loss_fn, micro, device, autocast)
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
+            opt.step()
+            with torch.no_grad():  # CLIP: the temperature may not make logits exceed 100
+                raw.logit_scale.clamp_(0, math.log(100))
+            step, in_epoch, seen = step + 1, in_epoch + 1, seen + contrastive
+            if step % cfg.log_every == 0 or in_epoch == steps_per_epoch:
+                rate = seen / (time.time() - started)
+                log.metrics(
+                    {
+                        "step": step,
+                        "epoch": epoch,
+                        "loss": float(losses[-1]),
+                        "logit_scale": float(raw.logit_scale.detach().exp()),
+                        "lr": opt.param_groups[0]["lr"],
+                        "samples_per_s": round(rate, 1),
+                        "skipped_samples": sum(skipped.values()),
+                    }
+                )
+            if step % cfg.checkpoint_every == 0 or in_epoch == steps_per_epoch:
+                _save(ckpt_dir, raw, opt, step, epoch, in_epoch, cfg, rank, world)
+        if in_epoch == steps_per_epoch:
+            epoch, in_epoch = epoch + 1, 0
+            if cfg.eval_dir and rank == 0 and (epoch == cfg.epochs or epoch % 5 == 0):
+                result = evaluate.evaluate(
+                    raw, tokenizer, eval_tf, cfg.eval_dir, device, _contamination(cfg.contamination)
+                )
+                log.metrics({"step": step, "epoch": epoch, "eval": _headline(result)})
+                _write_json(out / "eval.json", {**result, "step": step, "epoch": epoch})
+    if dist.is_initialized():
+        dist.barrier()
+    return {
+        "steps": step,
+        "epochs": epoch,
+        "samples_per_s": round(seen / max(1e-9, time.time() - started), 1),
+    }
+
+
+def _save(folder, raw, opt, step, epoch, in_epoch, cfg, rank, world) -> None:
+    rng = checkpoint.rng_states()
+    if world > 1:
+        gathered = [None] * world
+        dist.all_gather_object(gathered, rng)
+        rng = gathered
+    else:
+        rng = [rng]
+    if rank == 0:
+        checkpoint.save(
+            folder / f"step-{step:07d}.pt",
+            {
+                "model": raw.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "in_epoch": in_epoch,
+                "rng": rng,
+                "config": asdict(cfg),
+            },
+        )
+
+
+def _contamination(path: str | None) -> dict[str, set[str]] | None:
+    if not path or not Path(path).is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).to_pylist()
+    return {r["set"]: set(r["overlap_ids"] or []) for r in rows}
+
+
+def _headline(result: dict) -> dict:
+    return {k: round(v["top1"], 4) for k, v in result["zero_shot"].items()}
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    from queries.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+class _Log:
+    """metrics.jsonl, TensorBoard and one console line per log step; rank 0 only."""
+
+    def __init__(self, out: Path, rank: int):
+        self.rank, self.out = rank, out
+        self.tb = None
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out / "tensorboard"))
+            except ImportError:  # tensorboard is optional
+                self.tb = None
+
+    def info(self, text: str) -> None:
+        if self.rank == 0:
+            print(text, flush=True)
+
+    def metrics(self, row: dict) -> None:
+        if self.rank != 0:
+            return
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        scalars = {k: v for k, v in row.items() if isinstance(v, int | float)}
+        scalars |= {f"zero_shot/{k}": v for k, v in row.get("eval", {}).items()}
+        if self.tb is not None:
+            for k, v in scalars.items():
+                self.tb.add_scalar(k, v, row["step"])
+        print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+
+
+def parse(argv: list[str] | None = None) -> TrainConfig:
+    import argparse
+
+    d, dd = TrainConfig(), data.DataConfig()
+    ap = argparse.ArgumentParser(
+        prog="python -m train.trainer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for f in (
+        "shards",
+        "out",
+        "model",
+        "epochs",
+        "train_samples",
+        "lr",
+        "weight_decay",
+        "warmup",
+        "grad_clip",
+        "accum",
+        "loss",
+        "precision",
+        "checkpoint_every",
+        "log_every",
+        "eval_dir",
+        "contamination",
+        "seed",
+        "resume",
+        "max_steps",
+    ):
+        default = getattr(d, f)
+        kind = (
+            type(default)
+            if default is not None
+            else (int if f in ("train_samples", "max_steps") else str)
+        )
+        ap.add_argument("--" + f.replace("_", "-"), type=kind, default=default)
+    for f in ("batch_size", "workers", "shuffle_buffer"):
+        ap.add_argument("--" + f.replace("_", "-"), type=int, default=getattr(dd, f))
+    for f in ("local_loss", "grad_checkpointing", "compile"):
+        ap.add_argument("--" + f.replace("_", "-"), action="store_true")
+    a = vars(ap.parse_args(argv))
+    cfg_data = data.DataConfig(
+        shards=a["shards"],
+        batch_size=a.pop("batch_size"),
+        workers=a.pop("workers"),
+        shuffle_buffer=a.pop("shuffle_buffer"),
+        seed=a["seed"],
+    )
+    return TrainConfig(**a, data=cfg_data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse(argv)
+    if cfg.loss not in ("clip", "siglip"):
+        raise SystemExit(f"--loss {cfg.loss!r}: use clip or siglip")
+    result = train(cfg)
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        print(json.dumps(result), flush=True)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
