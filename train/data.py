@@ -33,6 +33,7 @@ class DataConfig:
     workers: int = 2
     shuffle_buffer: int = 1000
     seed: int = 0
+    decode_size: int | None = None  # decode JPEGs at no less than this side (PIL draft)
 
 
 def _expand_braces(pattern: str) -> list[str]:
@@ -128,7 +129,7 @@ class ShardStream(torch.utils.data.IterableDataset):
                 yield from _samples(self.shards[i])
 
     def _shuffled(self, raw: Iterator[dict], slot: int) -> Iterator[dict]:
-        rng = np.random.default_rng([self.cfg.seed, self.epoch, slot, 7])
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, slot, 7])  # per stream
         buf: list[dict] = []
         for s in raw:
             if len(buf) < self.cfg.shuffle_buffer:
@@ -144,6 +145,8 @@ class ShardStream(torch.utils.data.IterableDataset):
             return None
         try:
             with Image.open(io.BytesIO(s[ext])) as im:
+                if self.cfg.decode_size:  # JPEG's DCT scaling: decode 1/2, 1/4 size for free
+                    im.draft("RGB", (self.cfg.decode_size, self.cfg.decode_size))
                 im = im.convert("RGB")
             torch.manual_seed(_seed(self.cfg.seed, self.epoch, s["__key__"]) % (1 << 63))
             image = self.transform(im)
@@ -155,8 +158,11 @@ class ShardStream(torch.utils.data.IterableDataset):
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        slot, slots = self.rank * workers + worker, self.world * workers
-        skip = len(range(worker, self.skip_batches, workers)) * self.cfg.batch_size
+        # The loader asks worker 0 first; after skipping k batches, the next one belongs to
+        # the stream of worker k % workers, so each worker takes over that stream's role.
+        role = (worker + self.skip_batches) % workers
+        slot, slots = self.rank * workers + role, self.world * workers
+        skip = len(range(role, self.skip_batches, workers)) * self.cfg.batch_size
         stream = self._shuffled(self._raw(slot, slots), slot)
         for _ in range(skip):  # resume: the batches already trained on, never decoded
             next(stream)
@@ -170,7 +176,7 @@ class ShardStream(torch.utils.data.IterableDataset):
             images.append(item[0])
             texts.append(item[1])
             if len(images) == self.cfg.batch_size:
-                yield torch.stack(images), torch.stack(texts), worker, skipped
+                yield torch.stack(images), torch.stack(texts), role, skipped
                 images, texts = [], []
 
 

@@ -5,7 +5,9 @@
 
 One optimiser step = `accum` micro-batches per rank; the contrastive batch is all of them on
 all ranks (open_clip's accum_freq semantics: features of the other micro-batches are kept
-without gradient, so each backward pass sees the whole batch). An epoch is a number of samples.
+without gradient, so each backward pass sees the whole batch; unlike open_clip, the temperature
+takes its gradient once per step, so k micro-batches give exactly the full batch's gradient).
+An epoch is a number of samples.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -90,26 +93,21 @@ def micro_step_losses(model, loss_fn, batches, device, autocast) -> list[torch.T
             [c["text_features"] if k != j else out["text_features"] for k, c in enumerate(cached)]
         )
         sync = getattr(model, "no_sync", None)
-        ctx = sync() if sync is not None and j < len(batches) - 1 else _null()
+        ctx = sync() if sync is not None and j < len(batches) - 1 else nullcontext()
         with ctx:
-            loss = _loss(loss_fn, out, img, txt)
+            loss = _loss(loss_fn, out, img, txt, scale_grad=j == len(batches) - 1)
             loss.backward()
         losses.append(loss.detach())
     return losses
 
 
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _loss(loss_fn, out, img, txt):
+def _loss(loss_fn, out, img, txt, scale_grad: bool = True):
+    scale, bias = out["logit_scale"], out.get("logit_bias")
+    if not scale_grad:  # the temperature takes its gradient once per step, not once per micro
+        scale, bias = scale.detach(), bias.detach() if bias is not None else None
     if isinstance(loss_fn, SigLipLoss):
-        return loss_fn(img, txt, out["logit_scale"], out["logit_bias"])
-    return loss_fn(img, txt, out["logit_scale"])
+        return loss_fn(img, txt, scale, bias)
+    return loss_fn(img, txt, scale)
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -137,6 +135,9 @@ def train(cfg: TrainConfig) -> dict:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
+    size = raw.visual.image_size
+    size = size[0] if isinstance(size, tuple | list) else size
+    cfg.data = replace(cfg.data, decode_size=cfg.data.decode_size or 2 * int(size))
     shards = data.shard_list(cfg.shards)
     per_epoch = cfg.train_samples or data.dataset_size(shards)
     contrastive = cfg.data.batch_size * world * cfg.accum
@@ -191,6 +192,7 @@ def train(cfg: TrainConfig) -> dict:
                         "step": step,
                         "epoch": epoch,
                         "loss": float(losses[-1]),
+                        "time": round(time.time() - started, 3),
                         "logit_scale": float(raw.logit_scale.detach().exp()),
                         "lr": opt.param_groups[0]["lr"],
                         "samples_per_s": round(rate, 1),

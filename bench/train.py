@@ -1,0 +1,144 @@
+"""Trainer throughput: `openwit train` (train.trainer) vs `open_clip_train.main`, same shards,
+same model config, same batch, one process each, one data worker each, fp32.
+
+Steady state: samples per second of training steps after the first `--skip` steps (start-up,
+shuffle buffers and the first batches left out). Writes bench/results/train.json.
+    python bench/train.py [--shards data/shards] [--steps 60] [--batch-size 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+MODEL = Path(__file__).resolve().parents[1] / "train" / "configs" / "openwit-tiny.json"
+
+
+def ours(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
+    out = tmp / "ours"
+    cmd = [
+        sys.executable,
+        "-m",
+        "train.trainer",
+        "--shards",
+        shards,
+        "--out",
+        str(out),
+        "--model",
+        str(MODEL),
+        "--batch-size",
+        str(batch),
+        "--workers",
+        "1",
+        "--max-steps",
+        str(steps),
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        str(10**9),
+        "--precision",
+        "fp32",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "loss" in r and r["step"] >= skip]
+    return (rows[-1]["step"] - rows[0]["step"]) * batch / (rows[-1]["time"] - rows[0]["time"])
+
+
+def peer(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
+    n = len(list(Path(shards).glob("[0-9]*.tar")))
+    script = (
+        "import sys, open_clip; open_clip.add_model_config(sys.argv[1]); "
+        "from open_clip_train.main import main; main(sys.argv[2:])"
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        script,
+        str(MODEL),
+        "--train-data",
+        f"{shards}/{{00000..{n - 1:05d}}}.tar",
+        "--dataset-type",
+        "webdataset",
+        "--model",
+        MODEL.stem,
+        "--batch-size",
+        str(batch),
+        "--epochs",
+        "1",
+        "--train-num-samples",
+        str(steps * batch),
+        "--precision",
+        "fp32",
+        "--workers",
+        "1",
+        "--logs",
+        str(tmp / "peer"),
+        "--name",
+        "bench",
+        "--report-to",
+        "",
+        "--save-frequency",
+        "0",
+        "--log-every-n-steps",
+        "1",
+        "--lr",
+        "1e-3",
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr[-3000:])
+    # "Train Epoch: 0 [ 1280/7680 (17%)] Data (t): … Batch (t): 0.944, 135.6/s, …"
+    times = [
+        float(m.group(1)) for m in re.finditer(r"Batch \(t\): ([\d.]+)", run.stdout + run.stderr)
+    ]
+    steady = times[skip:] or times
+    return batch / statistics.mean(steady)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shards", default="data/shards")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--skip", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--out", default="bench/results/train.json")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rate_ours = ours(args.shards, args.steps, args.batch_size, args.skip, Path(tmp))
+        rate_peer = peer(args.shards, args.steps, args.batch_size, args.skip, Path(tmp))
+    result = {
+        "benchmark": "trainer throughput",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "cuda": torch.cuda.is_available(),
+        },
+        "model": MODEL.stem,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "samples_per_s": {"ours": round(rate_ours, 1), "open_clip_train": round(rate_peer, 1)},
+        "ratio": round(rate_ours / rate_peer, 3),
+        "goal": 1.0,
+        "met": rate_ours >= rate_peer,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The trainer as users run it: killed and resumed it follows the same loss trajectory, and
+`openwit train` writes eval.json in the promised shape."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+from openwit.cli import app
+
+
+def trainer_cmd(shards, out, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "train.trainer",
+        "--shards",
+        str(shards),
+        "--out",
+        str(out),
+        "--batch-size",
+        "16",
+        "--workers",
+        "1",
+        "--shuffle-buffer",
+        "50",
+        "--epochs",
+        "2",
+        "--train-samples",
+        "160",
+        "--warmup",
+        "3",
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "1",
+        "--resume",
+        "latest",
+        *extra,
+    ]
+
+
+def losses(out) -> dict[int, float]:
+    rows = {}
+    for line in (out / "metrics.jsonl").read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "loss" in row:
+            rows[row["step"]] = row["loss"]
+    return rows
+
+
+def test_killed_and_resumed_matches_the_uninterrupted_loss_trajectory(sharded, tmp_path):
+    shards = sharded[0]
+    ref = subprocess.run(
+        trainer_cmd(shards, tmp_path / "ref"), capture_output=True, text=True, timeout=600
+    )
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    want = losses(tmp_path / "ref")
+    assert sorted(want) == list(range(1, 21))  # 2 epochs of 10 steps
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        trainer_cmd(shards, out),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "checkpoints" / "step-0000013.pt").exists():
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-epoch 2, data workers and all
+    proc.wait()
+    assert len(losses(out)) < 20
+    again = subprocess.run(trainer_cmd(shards, out), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    got = losses(out)
+    assert sorted(got) == sorted(want)
+    assert all(abs(got[s] - want[s]) <= 1e-5 * abs(want[s]) for s in want), (got, want)
+
+
+def test_openwit_train_writes_eval_json(sharded, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # runs go to ./data/train/<run>
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--shards",
+            str(sharded[0]),
+            "--run",
+            "t",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    ev = json.loads((tmp_path / "data/train/t/eval.json").read_text())
+    assert set(ev["zero_shot"]) == {"shapes", "colours", "clipart"}
+    for v in ev["zero_shot"].values():
+        assert 0 <= v["top1"] <= v["top5"] <= 1 and 0 < v["chance"] < 1
+    assert set(ev["retrieval"]["retrieval"]["image_to_text"]) == {"R@1", "R@5", "R@10"}
+    assert 0 <= ev["linear_probe"]["shapes"]["top1"] <= 1
+    assert ev["overlap"]["shapes"]["n_all"] == ev["zero_shot"]["shapes"]["n"]
+    assert (tmp_path / "data/train/t/report.html").is_file()
+    assert "zero-shot shapes" in result.output
