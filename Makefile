@@ -56,6 +56,7 @@ queries: install ## build the ~500k query list into data/queries
 bench: queries sandbox ## benchmarks against the peers; results in bench/results/*.json
 	$(BIN)/python bench/match.py --queries $(QUERIES) --sandbox $(SANDBOX)
 	$(BIN)/python bench/dedup.py
+	@test -f data/shards/sizes.json && $(BIN)/python bench/train.py || echo "bench/train.py: needs data/shards (make crawl shards)"
 
 crawl: install ## harvest, match, balance, download (default: the sandbox web) into data/crawl
 	$(BIN)/openwit crawl $(CRAWL_ARGS)
@@ -67,8 +68,8 @@ sql: install ## run SQL over data/shards' views: make sql Q="SELECT * FROM drops
 	@test -n "$(Q)" || { echo 'usage: make sql Q="SELECT * FROM drops_by_reason"'; exit 2; }
 	$(BIN)/openwit sql "$(Q)"
 
-train: install ## train and evaluate (not built yet: issue #5)
-	$(BIN)/openwit train
+train: install ## train the default CLIP on data/shards into data/train/default, then evaluate
+	$(BIN)/openwit train $(TRAIN_ARGS)
 
 clean: ## remove generated data (keeps .venv)
 	rm -rf data

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
+from bench import common
 from pipeline.hamming import brute_force_pairs, near_pairs
 
 
@@ -80,12 +77,7 @@ def main() -> None:
     )
     result = {
         "benchmark": "near-duplicate search scaling",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        **common.stamp(),
         "threshold_bits": args.k,
         "sizes": rows,
         "fitted_exponent": round(exponent, 3),
@@ -94,9 +86,7 @@ def main() -> None:
         "met": exponent <= 1.1,
         "outputs_identical": True,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    common.write(args.out, result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+
+from bench import common
+from train import peer as open_clip_peer
 
 MODEL = Path(__file__).resolve().parents[1] / "train" / "configs" / "openwit-tiny.json"
 
@@ -57,54 +59,14 @@ def ours(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
 
 
 def peer(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
-    n = len(list(Path(shards).glob("[0-9]*.tar")))
-    script = (
-        "import sys, open_clip; open_clip.add_model_config(sys.argv[1]); "
-        "from open_clip_train.main import main; main(sys.argv[2:])"
+    cmd = open_clip_peer.command(
+        shards, MODEL, tmp / "peer", batch, samples=steps * batch, log_every=1
     )
-    cmd = [
-        sys.executable,
-        "-c",
-        script,
-        str(MODEL),
-        "--train-data",
-        f"{shards}/{{00000..{n - 1:05d}}}.tar",
-        "--dataset-type",
-        "webdataset",
-        "--model",
-        MODEL.stem,
-        "--batch-size",
-        str(batch),
-        "--epochs",
-        "1",
-        "--train-num-samples",
-        str(steps * batch),
-        "--precision",
-        "fp32",
-        "--workers",
-        "1",
-        "--logs",
-        str(tmp / "peer"),
-        "--name",
-        "bench",
-        "--report-to",
-        "",
-        "--save-frequency",
-        "0",
-        "--log-every-n-steps",
-        "1",
-        "--lr",
-        "1e-3",
-    ]
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
         raise RuntimeError(run.stderr[-3000:])
-    # "Train Epoch: 0 [ 1280/7680 (17%)] Data (t): … Batch (t): 0.944, 135.6/s, …"
-    times = [
-        float(m.group(1)) for m in re.finditer(r"Batch \(t\): ([\d.]+)", run.stdout + run.stderr)
-    ]
-    steady = times[skip:] or times
-    return batch / statistics.mean(steady)
+    times = open_clip_peer.batch_seconds(run.stdout + run.stderr)
+    return batch / statistics.mean(times[skip:] or times)
 
 
 def main() -> None:
@@ -135,9 +97,7 @@ def main() -> None:
         "goal": 1.0,
         "met": rate_ours >= rate_peer,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    common.write(args.out, result)
 
 
 if __name__ == "__main__":

@@ -52,8 +52,7 @@ class CrawlConfig:
     download: DownloadConfig = field(default_factory=DownloadConfig)
 
 
-class CrawlConfigMismatch(ValueError):
-    pass
+CrawlConfigMismatch = storage.ConfigMismatch
 
 
 def _part(out: Path, stage: str, i: int) -> Path:
@@ -125,18 +124,7 @@ def _check_config(cfg: CrawlConfig, out: Path, digest: str) -> dict:
     # How fast, and where a server happens to listen today, are not what is crawled.
     fingerprint["config"]["download"]["threads"] = None
     fingerprint["config"]["download"]["fetch"].update(resolve=None, allow=None)
-    path = out / "_config.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved != fingerprint:
-            raise CrawlConfigMismatch(
-                f"{out} holds a crawl made with other settings; give another --out, "
-                "or delete it to start over"
-            )
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        with storage.atomic_output(path, "w") as f:
-            json.dump(fingerprint, f, indent=2)
+    storage.claim_output(out, fingerprint, "a crawl")
     return fingerprint
 
 

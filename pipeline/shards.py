@@ -45,8 +45,7 @@ class ShardsConfig:
     captions: CaptionDedupConfig = field(default_factory=CaptionDedupConfig)
 
 
-class ShardsConfigMismatch(ValueError):
-    pass
+ShardsConfigMismatch = storage.ConfigMismatch
 
 
 def crawl_shards(crawl: str) -> list[int]:
@@ -76,19 +75,8 @@ def write_task(spec: dict) -> dict:
 
 
 def _check_config(cfg: ShardsConfig, out: Path, crawl_summary: dict) -> None:
-    fingerprint = json.loads(
-        json.dumps({"config": asdict(cfg), "crawl": crawl_summary}, default=str)
-    )
-    path = out / "_config.json"
-    if path.is_file():
-        if json.loads(path.read_text()) != fingerprint:
-            raise ShardsConfigMismatch(
-                f"{out} holds shards made with other settings or another crawl; give another "
-                "--out, or delete it to start over"
-            )
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    storage.atomic_write_text(path, json.dumps(fingerprint, indent=2))
+    fingerprint = {"config": asdict(cfg), "crawl": crawl_summary}
+    storage.claim_output(out, json.loads(json.dumps(fingerprint, default=str)), "shards")
 
 
 def run(cfg: ShardsConfig, make_executor) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import io
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,3 +95,21 @@ def clean_temporaries(folder: str | Path) -> int:
         p.unlink(missing_ok=True)
         n += 1
     return n
+
+
+class ConfigMismatch(ValueError):
+    """An output folder already holds a job run with other settings."""
+
+
+def claim_output(out: Path, fingerprint: dict, what: str) -> None:
+    """Record the settings a job writes `out` with, or refuse if it holds other ones."""
+    path = out / "_config.json"
+    if path.is_file():
+        if json.loads(path.read_text()) != fingerprint:
+            raise ConfigMismatch(
+                f"{out} holds {what} made with other settings; give another --out, "
+                "or delete it to start over"
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(fingerprint, indent=2))

@@ -2,12 +2,12 @@
 trainer, Hugging Face `datasets` and Ray Data."""
 
 import json
-import re
 import subprocess
-import sys
 import tarfile
 
 import pytest
+
+from train import peer
 
 TINY_CLIP = {
     "embed_dim": 32,
@@ -67,47 +67,12 @@ def test_ray_data(sharded, ray_cluster):
 def test_open_clip_trainer(sharded, tmp_path):
     """open_clip_train.main, --dataset-type webdataset, finds the sample count in sizes.json."""
     out, _ = sharded
-    n = len(list(out.glob("[0-9]*.tar")))
-    config = tmp_path / "openwit-tiny.json"
+    config = tmp_path / "loader-tiny.json"
     config.write_text(json.dumps(TINY_CLIP))
-    script = (
-        "import sys, open_clip; open_clip.add_model_config(sys.argv[1]); "
-        "from open_clip_train.main import main; main(sys.argv[2:])"
-    )
-    cmd = [
-        sys.executable,
-        "-c",
-        script,
-        str(config),
-        "--train-data",
-        f"{out}/{{00000..{n - 1:05d}}}.tar",
-        "--dataset-type",
-        "webdataset",
-        "--model",
-        "openwit-tiny",
-        "--batch-size",
-        "16",
-        "--epochs",
-        "1",
-        "--precision",
-        "fp32",
-        "--workers",
-        "1",
-        "--logs",
-        str(tmp_path / "logs"),
-        "--name",
-        "loader-test",
-        "--report-to",
-        "",
-        "--save-frequency",
-        "0",
-        "--log-every-n-steps",
-        "1000",
-    ]
+    cmd = peer.command(out, config, tmp_path / "logs", batch_size=16)
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
-    seen = [line for line in log.splitlines() if "Train Epoch: 0" in line and "(100%)" in line]
-    assert seen, log[-3000:]
-    epoch = int(re.search(r"/(\d+) \(100%\)", seen[-1]).group(1))
+    epoch = peer.epoch_size(log)
+    assert epoch is not None, log[-3000:]
     assert abs(epoch - total(out)) < 16  # one epoch = the count from sizes.json, in batches
