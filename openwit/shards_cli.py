@@ -29,6 +29,16 @@ def shards(
     max_aspect: Annotated[float, typer.Option(help="Max aspect ratio.")] = 3.0,
     phash_distance: Annotated[int, typer.Option(help="Near-dup pHash threshold (of 64).")] = 8,
     thumb_rms: Annotated[float, typer.Option(help="Near-dup thumbnail threshold.")] = 0.35,
+    score_with: Annotated[
+        Path | None,
+        typer.Option(help="An OpenWIT checkpoint: score each pair by image-text cosine."),
+    ] = None,
+    min_score: Annotated[
+        float | None, typer.Option(help="With --score-with: keep >= this.")
+    ] = None,
+    top_percent: Annotated[
+        float | None, typer.Option(help="With --score-with: keep the best k% of the crawl.")
+    ] = None,
     caption_dedup: Annotated[
         float | None,
         typer.Option(help="Also drop near-duplicate captions at this Jaccard (off; try 0.8)."),
@@ -45,9 +55,16 @@ def shards(
     from pipeline.caption_dedup import CaptionDedupConfig
     from pipeline.dedup import DedupConfig
     from pipeline.executor import make_executor
+    from pipeline.model_score import ModelScoreConfig
     from pipeline.scan import ScanConfig
     from pipeline.shards import ShardsConfig, ShardsConfigMismatch, run
 
+    if (min_score is not None or top_percent is not None) and score_with is None:
+        fail("--min-score and --top-percent need --score-with CHECKPOINT (an OpenWIT checkpoint)")
+    if score_with is not None and not score_with.is_file():
+        fail(
+            f"no checkpoint at {score_with}; train one with `make train` (data/train/*/checkpoints)"
+        )
     crawl_summary = crawl / "_summary.json"
     if not crawl_summary.is_file():
         fail(f"{crawl} holds no finished crawl; run `make crawl` (or `openwit crawl`) first")
@@ -67,6 +84,11 @@ def shards(
             language=filters.LanguageFilter(
                 languages=tuple(x.strip() for x in languages.split(",") if x.strip()),
                 min_score=lang_min_score,
+            ),
+            model_score=ModelScoreConfig(
+                checkpoint=str(score_with) if score_with else None,
+                min_score=min_score,
+                top_percent=top_percent,
             ),
         ),
         dedup=DedupConfig(phash_max_distance=phash_distance, thumb_max_rms=thumb_rms),

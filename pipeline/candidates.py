@@ -51,7 +51,7 @@ def build(crawl: str | Path, out: str | Path) -> pa.Table:
              WHEN scan.key IS NULL THEN 'crawl_shard_unreadable'
              ELSE decided.drop_reason END AS drop_reason,
         decided.dup_kind, decided.dup_of, decided.contaminated_by,
-        scan.lang, scan.lang_prob, scan.lang_score,
+        scan.lang, scan.lang_prob, scan.lang_score, scan.model_score,
         dl.http_status, dl.error_message, dl.bytes,
         dl.width, dl.height, dl.original_width, dl.original_height, dl.sha256,
         scan.pixels, scan.phash[1] AS phash, scan.dhash,

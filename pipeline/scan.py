@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from pipeline import filters as F
 from pipeline.dedup import fingerprint
+from pipeline.model_score import ModelScoreConfig, ModelScorer
 from pipeline.storage import open_input, read_table
 
 SCAN_COLUMNS = pa.schema(
@@ -35,8 +36,10 @@ SCAN_COLUMNS = pa.schema(
         ("image_size", pa.int64()),
         ("text_offset", pa.int64()),
         ("text_size", pa.int64()),
+        ("model_score", pa.float32()),
     ]
 )
+_SCORERS: dict = {}  # one model per worker process and checkpoint
 
 
 @dataclass
@@ -44,6 +47,7 @@ class ScanConfig:
     caption: F.CaptionFilter = field(default_factory=F.CaptionFilter)
     image: F.ImageFilter = field(default_factory=F.ImageFilter)
     language: F.LanguageFilter = field(default_factory=F.LanguageFilter)
+    model_score: ModelScoreConfig = field(default_factory=ModelScoreConfig)
 
 
 def _members(tar_path: str) -> dict[str, dict[str, tuple[int, int]]]:
@@ -90,6 +94,7 @@ def scan_shard(
         for i, r in zip(alive, f.reasons(keyed.take(alive)) if alive else [], strict=True):
             reasons[i] = r
     keys = table.column("key").to_pylist()
+    to_score: list[tuple[int, bytes]] = []
     with open_input(tar_path) if members else nullcontext() as f:
         for i in range(n):
             if not ok[i]:
@@ -112,7 +117,29 @@ def scan_shard(
             cols["image_ext"][i] = image_ext
             cols["image_offset"][i], cols["image_size"][i] = parts[image_ext]
             cols["text_offset"][i], cols["text_size"][i] = parts["txt"]
+            if cfg.model_score.checkpoint and reasons[i] is None:
+                to_score.append((i, read_member(f, *parts[image_ext])))
+    if to_score:
+        _score(to_score, table.column("caption").to_pylist(), cols, reasons, cfg.model_score)
     cols["filter_reason"] = reasons
     for fld in SCAN_COLUMNS:
         table = table.append_column(fld, pa.array(cols[fld.name], fld.type))
     return table, error
+
+
+def _score(
+    rows: list[tuple[int, bytes]],
+    captions: list[str],
+    cols: dict,
+    reasons: list,
+    cfg: ModelScoreConfig,
+) -> None:
+    if cfg.checkpoint not in _SCORERS:
+        _SCORERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
+    scores = _SCORERS[cfg.checkpoint].scores(
+        [b for _, b in rows], [captions[i] for i, _ in rows], cfg.batch_size
+    )
+    for (i, _), score in zip(rows, scores, strict=True):
+        cols["model_score"][i] = float(score)
+        if cfg.min_score is not None and score < cfg.min_score:
+            reasons[i] = "model_score"

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from pipeline import candidates, decontaminate, report, shuffle, storage
 from pipeline.caption_dedup import CaptionDedupConfig, near_caption_pairs
 from pipeline.dedup import DedupConfig, Fingerprint, components, dedup, survivors
+from pipeline.model_score import top_percent_cutoff
 from pipeline.scan import ScanConfig, scan_shard
 
 
@@ -178,8 +179,20 @@ def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, li
             "thumbs",
             "width",
             "height",
+            "model_score",
         ]
     ).to_pylist()
+    if cfg.scan.model_score.top_percent is not None:  # the best k% of the whole crawl
+        scored = [
+            r["model_score"]
+            for r in rows
+            if r["filter_reason"] is None and r["model_score"] is not None
+        ]
+        cutoff = top_percent_cutoff(scored, cfg.scan.model_score.top_percent)
+        for r in rows:
+            score = r["model_score"] if r["model_score"] is not None else -2.0
+            if r["filter_reason"] is None and score < cutoff:
+                r["filter_reason"] = "model_score"
     printed = [i for i, r in enumerate(rows) if r["pixels"] is not None]
     prints = [
         Fingerprint(r["pixels"], np.array(r["phash"], np.uint64), r["dhash"], r["thumbs"])

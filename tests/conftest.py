@@ -110,3 +110,21 @@ def sharded(crawled, sandbox_dir, tmp_path_factory):
     result = CliRunner().invoke(app, shards_args(crawled[0], out, sandbox_dir))
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "_summary.json").read_text())
+
+
+def kill_9_when(cmd: list[str], ready, timeout: float = 300) -> None:
+    """Start `cmd` in its own process group, and kill -9 the whole group (workers, servers)
+    as soon as `ready()` holds: the crash a resumable job must survive."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline and not ready() and proc.poll() is None:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -20,6 +20,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import open_clip
 import torch
 import torch.distributed as dist
 
@@ -237,6 +238,10 @@ def _save(folder, raw, opt, step, epoch, in_epoch, cfg, rank, world) -> None:
                 "in_epoch": in_epoch,
                 "rng": rng,
                 "config": asdict(cfg),
+                # open_clip's own config: any consumer can rebuild the model with open_clip
+                # alone (the shards job's model-score filter does).
+                "model_name": models.register(cfg.model),
+                "model_config": open_clip.get_model_config(models.register(cfg.model)),
             },
         )
 

@@ -2,11 +2,8 @@
 ground truth, idempotent reruns, and kill -9 in the middle then resume."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +12,7 @@ from typer.testing import CliRunner
 
 from openwit.cli import app
 from tests.conftest import crawl_args as args
+from tests.conftest import kill_9_when
 
 runner = CliRunner()
 
@@ -88,14 +86,7 @@ def test_kill_9_mid_crawl_then_rerun_gives_the_same_keys_and_statuses(
         ray_cluster,
     ]
     total = len(list(reference.glob("*_stats.json")))
-    proc = subprocess.Popen(
-        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 240
-    while time.time() < deadline and not list(out.glob("*_stats.json")):
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)  # the crawl and its sandbox server, at once
-    proc.wait()
+    kill_9_when(cmd, lambda: list(out.glob("*_stats.json")))
     done = len(list(out.glob("*_stats.json")))
     assert 1 <= done < total and not (out / "_summary.json").exists()
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

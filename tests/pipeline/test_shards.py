@@ -3,20 +3,17 @@ the ground truth, the outputs' promises, DuckDB views, kill -9 then resume, a co
 
 import hashlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import duckdb
 from typer.testing import CliRunner
 
 from openwit.cli import app
-from tests.conftest import shards_args
+from tests.conftest import kill_9_when, shards_args
 
 runner = CliRunner()
 
@@ -144,14 +141,7 @@ def test_kill_9_mid_job_then_rerun_gives_identical_shards(
         "--ray-address",
         ray_cluster,
     ]
-    proc = subprocess.Popen(
-        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 240
-    while time.time() < deadline and not list((out / "_scan").glob("*.parquet")):
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_when(cmd, lambda: list((out / "_scan").glob("*.parquet")))
     assert not (out / "_summary.json").exists()
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -178,3 +168,48 @@ def test_a_corrupt_crawl_shard_is_reported_and_skipped(crawled, sandbox_dir, tmp
         .fetchone()[0]
     )
     assert lost > 0 and summary["kept"] > 0
+
+
+def test_model_score_filter_with_a_checkpoint_the_project_trained(
+    sharded, crawled, sandbox_dir, tmp_path
+):
+    train = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "train.trainer",
+            "--shards",
+            str(sharded[0]),
+            "--out",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "16",
+            "--workers",
+            "0",
+            "--train-samples",
+            "64",
+            "--checkpoint-every",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert train.returncode == 0, train.stderr[-2000:]
+    ckpt = tmp_path / "run" / "checkpoints" / "step-0000002.pt"
+    out = tmp_path / "scored"
+    args = [*shards_args(crawled[0], out, sandbox_dir), "--score-with", str(ckpt)]
+    result = runner.invoke(app, [*args, "--top-percent", "50"])
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect()
+    scored, dropped, low, high = con.execute(
+        f"""SELECT count(model_score), count(*) FILTER (WHERE drop_reason = 'model_score'),
+                   min(model_score), max(model_score) FROM '{out}/candidates.parquet'"""
+    ).fetchone()
+    assert scored > 50 and abs(dropped - scored / 2) <= 2 and -1 <= low <= high <= 1
+    refused = runner.invoke(
+        app, [*shards_args(crawled[0], tmp_path / "x", sandbox_dir), "--min-score", "0.2"]
+    )
+    assert refused.exit_code == 2 and "--score-with" in refused.output

@@ -2,15 +2,13 @@
 `openwit train` writes eval.json in the promised shape."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 from typer.testing import CliRunner
 
 from openwit.cli import app
+from tests.conftest import kill_9_when
 
 
 def trainer_cmd(shards, out, *extra):
@@ -65,17 +63,9 @@ def test_killed_and_resumed_matches_the_uninterrupted_loss_trajectory(sharded, t
     want = losses(tmp_path / "ref")
     assert sorted(want) == list(range(1, 21))  # 2 epochs of 10 steps
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        trainer_cmd(shards, out),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    kill_9_when(
+        trainer_cmd(shards, out), lambda: (out / "checkpoints" / "step-0000013.pt").exists()
     )
-    deadline = time.time() + 300
-    while time.time() < deadline and not (out / "checkpoints" / "step-0000013.pt").exists():
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # mid-epoch 2, data workers and all
-    proc.wait()
     assert len(losses(out)) < 20
     again = subprocess.run(trainer_cmd(shards, out), capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
