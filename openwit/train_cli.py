@@ -60,7 +60,9 @@ def train(
     accum: Annotated[int, typer.Option(help="Micro-batches per step (one contrastive batch).")] = 1,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
     warmup: Annotated[int, typer.Option(help="Warmup steps.")] = 40,
-    workers: Annotated[int, typer.Option(help="Data-loader workers per process.")] = 2,
+    workers: Annotated[
+        int, typer.Option(help="Data-loader workers per process (default: half the cores).")
+    ] = max(1, (os.cpu_count() or 2) // 2),
     loss: Annotated[str, typer.Option(help="clip or siglip.")] = "clip",
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), bf16 or fp32.")] = "auto",
     nproc: Annotated[int, typer.Option(help="Processes on this machine (torchrun).")] = 1,

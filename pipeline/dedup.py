@@ -84,15 +84,15 @@ def matching_pairs(
     b_hash: np.ndarray,
     b_thumb: np.ndarray,
     cfg: DedupConfig = DedupConfig(),
+    both_ways: bool = True,
 ) -> np.ndarray:
     """(i in a, j in b) whose images match: a's whole image near one of b's views, or the
-    reverse. Hashes are (n, views) uint64, thumbs from `normalised_thumbs`."""
+    reverse. Hashes are (n, views) uint64, thumbs from `normalised_thumbs`. Within one set
+    (a is b) one way suffices: every image is also searched as a whole."""
     views = a_hash.shape[1] if cfg.crop_views else 1
     found = []
-    for q_hash, q_thumb, i_hash, i_thumb, flip in (
-        (a_hash, a_thumb, b_hash, b_thumb, False),
-        (b_hash, b_thumb, a_hash, a_thumb, True),
-    ):
+    ways = [(a_hash, a_thumb, b_hash, b_thumb, False), (b_hash, b_thumb, a_hash, a_thumb, True)]
+    for q_hash, q_thumb, i_hash, i_thumb, flip in ways[: 2 if both_ways else 1]:
         index = HammingIndex(i_hash[:, :views].ravel())
         hits = index.search(q_hash[:, 0], cfg.phash_max_distance)
         q, row, view = hits[:, 0], hits[:, 1] // views, hits[:, 1] % views
@@ -108,7 +108,7 @@ def near_duplicate_pairs(
     hashes: np.ndarray, thumbs: np.ndarray, cfg: DedupConfig = DedupConfig()
 ) -> np.ndarray:
     """(i, j), i < j, of one set whose images match."""
-    pairs = matching_pairs(hashes, thumbs, hashes, thumbs, cfg)
+    pairs = matching_pairs(hashes, thumbs, hashes, thumbs, cfg, both_ways=False)
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] < pairs[:, 1]]
     return np.unique(pairs, axis=0) if len(pairs) else pairs

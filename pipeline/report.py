@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 from pipeline import storage  # noqa: E402
 
 
-def _png(fig) -> str:
+def png_tag(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -41,7 +41,7 @@ def _bars(labels: list[str], values: list[int], title: str, horizontal: bool = F
         ax.bar(labels, values, color="#4c72b0")
         ax.tick_params(axis="x", rotation=30)
     ax.set_title(title)
-    return _png(fig)
+    return png_tag(fig)
 
 
 def _funnel(con) -> str:
@@ -87,7 +87,7 @@ def _balance(con) -> str:
     ax.set_ylabel("pairs")
     ax.set_title("Pairs per query entry: balancing flattens the head")
     ax.legend()
-    return _png(fig)
+    return png_tag(fig)
 
 
 def _hist(values: list[float], title: str, xlabel: str, bins: int = 40) -> str:
@@ -95,7 +95,7 @@ def _hist(values: list[float], title: str, xlabel: str, bins: int = 40) -> str:
     ax.hist(values, bins=bins, color="#55a868")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    return _png(fig)
+    return png_tag(fig)
 
 
 def _samples(out: Path, n: int = 16, seed: int = 0) -> str:
@@ -126,7 +126,7 @@ def _samples(out: Path, n: int = 16, seed: int = 0) -> str:
     return '<div class="grid">' + "".join(cells) + "</div>"
 
 
-def _table(rows: list[tuple], header: list[str]) -> str:
+def html_table(rows: list[tuple], header: list[str]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows
@@ -198,14 +198,16 @@ def write(out: str | Path, queries: str | None = None) -> Path:
         if sides
         else "",
         "<h2>Evaluation overlap (CLIP §5)</h2>",
-        _table(overlap, ["set", "all", "overlap", "clean", "overlap %"])
+        html_table(overlap, ["set", "all", "overlap", "clean", "overlap %"])
         if overlap
         else "<p>No evaluation sets given.</p>",
         "<h2>Random final samples</h2>",
         _samples(out),
     ]
     if summary:
-        parts.insert(2, _table(sorted(summary.get("outcomes", {}).items()), ["outcome", "pairs"]))
+        parts.insert(
+            2, html_table(sorted(summary.get("outcomes", {}).items()), ["outcome", "pairs"])
+        )
     style = (
         "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 8px}.grid{display:flex;flex-wrap:wrap}"

@@ -108,7 +108,8 @@ def scan_shard(
                 reasons[i] = "missing_from_tar"
                 continue
             try:
-                fp = fingerprint(read_member(f, *parts[image_ext]))
+                image = read_member(f, *parts[image_ext])
+                fp = fingerprint(image)
             except Exception:  # noqa: BLE001 - any undecodable image is one row's problem
                 reasons[i] = "decode_error"
                 continue
@@ -118,7 +119,7 @@ def scan_shard(
             cols["image_offset"][i], cols["image_size"][i] = parts[image_ext]
             cols["text_offset"][i], cols["text_size"][i] = parts["txt"]
             if cfg.model_score.checkpoint and reasons[i] is None:
-                to_score.append((i, read_member(f, *parts[image_ext])))
+                to_score.append((i, image))
     if to_score:
         _score(to_score, table.column("caption").to_pylist(), cols, reasons, cfg.model_score)
     cols["filter_reason"] = reasons

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from pipeline.report import _png, _table
+from pipeline.report import html_table, png_tag
 from queries.io import atomic_write_text
 
 
@@ -40,7 +40,7 @@ def write(run: str | Path) -> Path:
         ax[1].plot([r["step"] for r in train], [r["logit_scale"] for r in train])
         ax[1].set_title("logit scale (1 / temperature)")
         ax[1].set_xlabel("step")
-        parts.append(_png(fig))
+        parts.append(png_tag(fig))
     if evals:
         fig, ax = plt.subplots(figsize=(7, 3.2))
         for name in evals[-1]["eval"]:
@@ -50,7 +50,7 @@ def write(run: str | Path) -> Path:
         ax.set_title("zero-shot top-1")
         ax.set_xlabel("step")
         ax.legend()
-        parts.append(_png(fig))
+        parts.append(png_tag(fig))
     result_path = run / "eval.json"
     if result_path.is_file():
         result = json.loads(result_path.read_text())
@@ -64,17 +64,20 @@ def write(run: str | Path) -> Path:
             )
             for k, v in result["zero_shot"].items()
         ]
-        parts += ["<h2>Zero-shot</h2>", _table(zs, ["set", "top-1", "top-5", "chance", "× chance"])]
+        parts += [
+            "<h2>Zero-shot</h2>",
+            html_table(zs, ["set", "top-1", "top-5", "chance", "× chance"]),
+        ]
         rt = [
             (k, d, *(f"{v[d][f'R@{n}']:.3f}" for n in (1, 5, 10)))
             for k, v in result["retrieval"].items()
             for d in ("image_to_text", "text_to_image")
         ]
-        parts += ["<h2>Retrieval</h2>", _table(rt, ["set", "direction", "R@1", "R@5", "R@10"])]
+        parts += ["<h2>Retrieval</h2>", html_table(rt, ["set", "direction", "R@1", "R@5", "R@10"])]
         lp = [
             (k, f"{v['top1']:.3f}", f"{v['chance']:.3f}") for k, v in result["linear_probe"].items()
         ]
-        parts += ["<h2>Linear probe</h2>", _table(lp, ["set", "top-1", "chance"])]
+        parts += ["<h2>Linear probe</h2>", html_table(lp, ["set", "top-1", "chance"])]
         ov = [
             (
                 k,
@@ -90,7 +93,7 @@ def write(run: str | Path) -> Path:
         if ov:
             parts += [
                 "<h2>Overlap (CLIP §5)</h2>",
-                _table(ov, ["set", "all", "clean n", "clean", "overlap n", "overlap", "p"]),
+                html_table(ov, ["set", "all", "clean n", "clean", "overlap n", "overlap", "p"]),
             ]
     style = (
         "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:"

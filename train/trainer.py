@@ -117,6 +117,10 @@ def train(cfg: TrainConfig) -> dict:
     ckpt_dir = out / "checkpoints"
     torch.manual_seed(cfg.seed)
     model, train_tf, eval_tf, tokenizer = models.create(cfg.model, device)
+    # open_clip's own config goes into every checkpoint: any consumer can rebuild the model
+    # with open_clip alone (the shards job's model-score filter does).
+    name = models.register(cfg.model)
+    meta = {"model_name": name, "model_config": open_clip.get_model_config(name)}
     if cfg.loss == "siglip" and getattr(model, "logit_bias", None) is None:
         model.logit_bias = torch.nn.Parameter(torch.tensor(-10.0, device=device))
     if cfg.grad_checkpointing:
@@ -201,7 +205,7 @@ def train(cfg: TrainConfig) -> dict:
                     }
                 )
             if step % cfg.checkpoint_every == 0 or in_epoch == steps_per_epoch:
-                _save(ckpt_dir, raw, opt, step, epoch, in_epoch, cfg, rank, world)
+                _save(ckpt_dir, raw, opt, step, epoch, in_epoch, cfg, rank, world, meta)
         if in_epoch == steps_per_epoch:
             epoch, in_epoch = epoch + 1, 0
             if cfg.eval_dir and rank == 0 and (epoch == cfg.epochs or epoch % 5 == 0):
@@ -219,7 +223,7 @@ def train(cfg: TrainConfig) -> dict:
     }
 
 
-def _save(folder, raw, opt, step, epoch, in_epoch, cfg, rank, world) -> None:
+def _save(folder, raw, opt, step, epoch, in_epoch, cfg, rank, world, meta) -> None:
     rng = checkpoint.rng_states()
     if world > 1:
         gathered = [None] * world
@@ -238,10 +242,7 @@ def _save(folder, raw, opt, step, epoch, in_epoch, cfg, rank, world) -> None:
                 "in_epoch": in_epoch,
                 "rng": rng,
                 "config": asdict(cfg),
-                # open_clip's own config: any consumer can rebuild the model with open_clip
-                # alone (the shards job's model-score filter does).
-                "model_name": models.register(cfg.model),
-                "model_config": open_clip.get_model_config(models.register(cfg.model)),
+                **meta,
             },
         )
 

@@ -1,0 +1,45 @@
+"""The trainer under Ray Train: one TorchTrainer worker per process, same arguments as
+`python -m train.trainer`. Ray Train sets up torch.distributed (gloo on CPU, NCCL on GPU) and
+the trainer uses the process group it finds.
+
+    python -m infra.ray_train --workers 8 --gpu -- --shards s3://bucket/shards --out /shared/run
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _loop(config: dict) -> None:
+    from train.trainer import parse, train
+
+    train(parse(config["argv"]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        prog="python -m infra.ray_train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--gpu", action="store_true")
+    ap.add_argument("--address", default=None, help="Ray cluster (default: start a local one)")
+    ap.add_argument("trainer_args", nargs=argparse.REMAINDER)
+    args = ap.parse_args(argv)
+    trainer_args = [a for a in args.trainer_args if a != "--"]
+
+    import ray
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    ray.init(address=args.address)
+    TorchTrainer(
+        _loop,
+        train_loop_config={"argv": trainer_args},
+        scaling_config=ScalingConfig(num_workers=args.workers, use_gpu=args.gpu),
+    ).fit()
+
+
+if __name__ == "__main__":
+    main()
