@@ -32,12 +32,15 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def save(path: Path, state: dict) -> None:
+def save(path: Path, state: dict, keep: int = 2) -> None:
+    """Write `path`, point latest.txt at it, and keep only the newest `keep` checkpoints."""
     with atomic_output(path) as f:
         torch.save(state, f)
     latest = path.parent / "latest.txt"
     with atomic_output(latest, "w") as f:
         f.write(path.name + "\n")
+    for old in sorted(path.parent.glob("step-*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
 
 
 def latest(folder: Path) -> Path | None:
