@@ -55,8 +55,8 @@ queries: install ## build the ~500k query list into data/queries
 
 bench: queries sandbox ## benchmarks against the peers; results in bench/results/*.json
 	$(BIN)/python bench/match.py --queries $(QUERIES) --sandbox $(SANDBOX)
-	$(BIN)/python bench/dedup.py
-	@test -f data/shards/sizes.json && $(BIN)/python bench/train.py || echo "bench/train.py: needs data/shards (make crawl shards)"
+	$(BIN)/python -m bench.dedup
+	@test -f data/shards/sizes.json && $(BIN)/python -m bench.train || echo "bench/train.py: needs data/shards (make crawl shards)"
 
 crawl: install ## harvest, match, balance, download (default: the sandbox web) into data/crawl
 	$(BIN)/openwit crawl $(CRAWL_ARGS)

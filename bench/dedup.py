@@ -4,7 +4,7 @@ Random 64-bit codes with 1% planted near copies (1-8 bits flipped), threshold 8 
 job's default). Times at each size (median of repeats), the fitted exponent of time against
 n, and the all-pairs baseline where it finishes in reasonable time; the pair sets must agree.
 Writes bench/results/dedup.json.
-    python bench/dedup.py [--sizes 10000,100000,1000000] [--brute-max 100000]
+    python -m bench.dedup [--sizes 10000,100000,1000000] [--brute-max 100000]
 """
 
 from __future__ import annotations

@@ -3,20 +3,17 @@ same model config, same batch, one process each, one data worker each, fp32.
 
 Steady state: samples per second of training steps after the first `--skip` steps (start-up,
 shuffle buffers and the first batches left out). Writes bench/results/train.json.
-    python bench/train.py [--shards data/shards] [--steps 60] [--batch-size 128]
+    python -m bench.train [--shards data/shards] [--steps 60] [--batch-size 128]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -82,13 +79,9 @@ def main() -> None:
         rate_peer = peer(args.shards, args.steps, args.batch_size, args.skip, Path(tmp))
     result = {
         "benchmark": "trainer throughput",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "torch": torch.__version__,
-            "cuda": torch.cuda.is_available(),
-        },
+        **common.stamp(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
         "model": MODEL.stem,
         "batch_size": args.batch_size,
         "steps": args.steps,
