@@ -58,7 +58,7 @@ def single_process(images, texts):
     out = model(images, texts)
     loss = ClipLoss()(out["image_features"], out["text_features"], out["logit_scale"])
     loss.backward()
-    return float(loss), grads(model)
+    return float(loss.detach()), grads(model)
 
 
 def _worker(rank: int, world: int, port: int, local_loss: bool, path: str) -> None:
