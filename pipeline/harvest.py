@@ -37,6 +37,9 @@ SCHEMA = pa.schema(
 )
 _LAZY = ("data-src", "data-lazy-src", "data-original")
 _WS = re.compile(r"\s+")
+# Text ftfy could change: anything outside printable ASCII and whitespace (mojibake, controls,
+# terminal escapes). Most alt text is plain ASCII and skips ftfy, the costliest step here.
+_NEEDS_FTFY = re.compile(r"[^\t\n\r\x20-\x7e]")
 _CHARSET = re.compile(rb"charset=[\"']?([A-Za-z0-9_\-]+)", re.I)
 _FTFY = ftfy.TextFixerConfig(
     uncurl_quotes=False,
@@ -69,7 +72,9 @@ def normalize_url(raw: str | None, base: str) -> tuple[str | None, str]:
     if head.startswith("data:"):
         return None, "data_url"
     try:
-        parts = urlsplit(urljoin(base, raw))
+        # urljoin leaves an absolute URL as it is; skipping it halves the cost of the common case.
+        absolute = head.startswith(("http://", "https://"))
+        parts = urlsplit(raw if absolute else urljoin(base, raw))
         port = parts.port
     except ValueError:
         return None, "bad_url"
@@ -103,7 +108,9 @@ def best_srcset(srcset: str) -> str | None:
 def clean_text(text: str | None, limit: int) -> str:
     if not text:
         return ""
-    return _WS.sub(" ", ftfy.fix_text(text, _FTFY)).strip()[:limit]
+    if _NEEDS_FTFY.search(text):
+        text = ftfy.fix_text(text, _FTFY)
+    return _WS.sub(" ", text).strip()[:limit]
 
 
 def _figcaption(node) -> str | None:
