@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+
+from train import tar_stream
+from train.augment import CropResize
+from train.text import FastTokenizer
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 
@@ -82,17 +85,17 @@ def _samples(url: str) -> Iterator[dict]:
 
     current: dict = {}
     try:
-        with open_input(url) as f, tarfile.open(fileobj=f, mode="r|") as tar:
-            for m in tar:
-                if not m.isfile() or "." not in m.name:
+        with open_input(url) as f:
+            for name, data in tar_stream.members(f):
+                if "." not in name.rsplit("/", 1)[-1]:
                     continue
-                key, ext = m.name.split(".", 1)
+                key, ext = name.split(".", 1)
                 if current and current["__key__"] != key:
                     yield current
                     current = {}
                 current["__key__"] = key
-                current[ext.lower()] = tar.extractfile(m).read()
-    except (OSError, tarfile.TarError):
+                current[ext.lower()] = data
+    except (OSError, ValueError):
         current["__broken__"] = True
     if current:
         yield current
@@ -118,6 +121,8 @@ class ShardStream(torch.utils.data.IterableDataset):
     ):
         self.shards, self.cfg, self.transform, self.tokenizer = shards, cfg, transform, tokenizer
         self.epoch, self.skip_batches, self.rank, self.world = epoch, skip_batches, rank, world
+        self.fast = CropResize.from_transform(transform)
+        self.tokenizer = FastTokenizer.wrap(tokenizer)
 
     def _raw(self, slot: int, slots: int) -> Iterator[dict]:
         for cycle in range(1 << 30):
@@ -148,8 +153,12 @@ class ShardStream(torch.utils.data.IterableDataset):
                 if self.cfg.decode_size:  # JPEG's DCT scaling: decode 1/2, 1/4 size for free
                     im.draft("RGB", (self.cfg.decode_size, self.cfg.decode_size))
                 im = im.convert("RGB")
-            torch.manual_seed(_seed(self.cfg.seed, self.epoch, s["__key__"]) % (1 << 63))
-            image = self.transform(im)
+            seed = _seed(self.cfg.seed, self.epoch, s["__key__"])
+            if self.fast is not None:
+                image = self.fast(im, np.random.default_rng(seed))
+            else:  # the CPU generator alone: torch.manual_seed also walks every device
+                torch.default_generator.manual_seed(seed % (1 << 63))
+                image = self.transform(im)
             text = self.tokenizer([s["txt"].decode("utf-8")])[0]
         except Exception:  # noqa: BLE001 - one bad sample must not stop training
             return None
@@ -176,7 +185,10 @@ class ShardStream(torch.utils.data.IterableDataset):
             images.append(item[0])
             texts.append(item[1])
             if len(images) == self.cfg.batch_size:
-                yield torch.stack(images), torch.stack(texts), role, skipped
+                batch = torch.stack(images)
+                if self.fast is not None:
+                    batch = self.fast.normalize(batch)
+                yield batch, torch.stack(texts), role, skipped
                 images, texts = [], []
 
 
