@@ -9,7 +9,7 @@ APT_PACKAGES := wordnet-base openclipart-png openclipart-svg
 SANDBOX ?= data/sandbox
 QUERIES ?= data/queries
 
-.PHONY: help install system-packages test lint format sandbox serve queries bench crawl shards sql train clean
+.PHONY: help install system-packages test lint format sandbox serve queries bench bench-peers crawl shards sql train clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,10 +53,25 @@ serve: sandbox ## serve the sandbox on 127.0.0.1 until Ctrl-C
 queries: install ## build the ~500k query list into data/queries
 	$(BIN)/openwit queries build --out $(QUERIES)
 
-bench: queries sandbox ## benchmarks against the peers; results in bench/results/*.json
-	$(BIN)/python bench/match.py --queries $(QUERIES) --sandbox $(SANDBOX)
+PEERS := .venv-peers
+bench-peers: $(PEERS)/.installed ## the peers the benchmarks compare against (img2dataset in its own venv)
+
+$(PEERS)/.installed: Makefile
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q --upgrade pip
+	$(PEERS)/bin/python -m pip install -q img2dataset==1.47.0
+	@touch $@
+
+bench: queries sandbox bench-peers ## side-by-side benchmarks; results in bench/results/*.json
+	$(PIP) install -q -c constraints.txt -e '.[bench]'
+	$(BIN)/python -m bench.match --queries $(QUERIES) --sandbox $(SANDBOX)
+	$(BIN)/python -m bench.harvest --warcs $(SANDBOX)/crawl-data
+	$(BIN)/python -m bench.download --queries $(QUERIES)
 	$(BIN)/python -m bench.dedup
-	@test -f data/shards/sizes.json && $(BIN)/python -m bench.train || echo "bench/train.py: needs data/shards (make crawl shards)"
+	$(BIN)/python -m bench.end_to_end
+	$(BIN)/python -m bench.loader --shards data/bench/e2e/shards
+	$(BIN)/python -m bench.train --shards data/bench/e2e/shards
+	$(BIN)/python -m bench.report
 
 crawl: install ## harvest, match, balance, download (default: the sandbox web) into data/crawl
 	$(BIN)/openwit crawl $(CRAWL_ARGS)
