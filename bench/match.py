@@ -1,22 +1,20 @@
 """Query matching: our matcher vs MetaCLIP's per-entry loop and a plain pyahocorasick loop.
 
 Same entries, same texts, same run; outputs must be identical. Writes bench/results/match.json.
-    python bench/match.py [--queries data/queries] [--texts N] [--naive-texts N]
+    python -m bench.match [--queries data/queries] [--texts N] [--naive-texts N]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import ahocorasick
 import pyarrow.parquet as pq
 
+from bench import common
 from queries.build import load
 from queries.match import Matcher, naive_match, spacing
 
@@ -70,11 +68,7 @@ def main() -> None:
     }
     result = {
         "benchmark": "query matching",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
+        **common.stamp(),
         "entries": len(entries),
         "texts": len(texts),
         "naive_texts": len(few),
@@ -84,9 +78,7 @@ def main() -> None:
         "ratio_vs_plain": round(rates["ours"] / rates["plain_pyahocorasick"], 3),
         "outputs_identical": True,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    common.write(args.out, result)
 
 
 if __name__ == "__main__":

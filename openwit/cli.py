@@ -347,10 +347,11 @@ def _print_crawl_summary(summary: dict, out: Path) -> None:
     console.print(f"summary: {out}/_summary.json")
 
 
-from openwit import shards_cli, train_cli  # noqa: E402 - they register their commands on `app`
+from openwit import plan_cli, shards_cli, train_cli  # noqa: E402 - they register commands
 
 shards_cli.register(app)
 train_cli.register(app)
+plan_cli.register(app)
 
 if __name__ == "__main__":
     app()
