@@ -220,9 +220,20 @@ def crawl(
     ray_address: Annotated[
         str | None, typer.Option(help="An existing Ray cluster (default: a local one).")
     ] = None,
+    task_cpus: Annotated[float, typer.Option(help="CPUs each Ray task holds.")] = 1.0,
+    task_memory: Annotated[
+        str | None, typer.Option(help="Memory each Ray task reserves (2GB, 512MiB…).")
+    ] = None,
     sandbox: Annotated[Path, typer.Option(help="The sandbox used when no input is given.")] = Path(
         "data/sandbox"
     ),
+    serve_sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--serve-sandbox",
+            help="Serve the sandbox web for the inputs given (its WARCs copied elsewhere: S3…).",
+        ),
+    ] = False,
 ) -> None:
     """Harvest pairs, match them to the queries, balance, and download the images into shards."""
     from pipeline.balance import CLIP_T, BalanceConfig
@@ -231,7 +242,7 @@ def crawl(
     from pipeline.fetch import USER_AGENT, FetchConfig
     from pipeline.resize import ResizeConfig
 
-    on_sandbox = not inputs
+    on_sandbox = not inputs or serve_sandbox
     try:
         resize = ResizeConfig(image_size=image_size, resize_mode=resize_mode)
     except ValueError as e:
@@ -255,11 +266,16 @@ def crawl(
     if on_sandbox:
         _ensure_sandbox(sandbox)
     _ensure_queries(queries, default=queries == Path("data/queries"))
+    from pipeline.executor import make_executor
+
+    def executor_factory():
+        return make_executor(executor, ray_address, task_cpus=task_cpus, task_memory=task_memory)
+
     try:
         if on_sandbox:
-            summary = _crawl_sandbox(cfg, sandbox, executor, ray_address)
+            summary = _crawl_sandbox(cfg, sandbox, executor_factory)
         else:
-            summary = _crawl(cfg, executor, ray_address)
+            summary = _crawl(cfg, executor_factory)
     except (CrawlConfigMismatch, FileNotFoundError, ValueError) as e:
         _fail(str(e))
     _print_crawl_summary(summary, out)
@@ -288,15 +304,14 @@ def _ensure_queries(path: Path, default: bool) -> None:
         )
 
 
-def _crawl(cfg, executor: str, ray_address: str | None) -> dict:
+def _crawl(cfg, make_executor) -> dict:
     from pipeline import crawl as job
-    from pipeline.executor import make_executor
     from queries.build import load
 
-    return job.run(cfg, lambda: make_executor(executor, ray_address), lambda: load(cfg.queries))
+    return job.run(cfg, make_executor, lambda: load(cfg.queries))
 
 
-def _crawl_sandbox(cfg, root: Path, executor: str, ray_address: str | None) -> dict:
+def _crawl_sandbox(cfg, root: Path, make_executor) -> dict:
     from dataclasses import replace
 
     from pipeline.sandbox.audit import audit
@@ -313,9 +328,7 @@ def _crawl_sandbox(cfg, root: Path, executor: str, ray_address: str | None) -> d
             allow=tuple(info["allow"]),
             resolve_only=True,
         )
-        summary = _crawl(
-            replace(cfg, download=replace(cfg.download, fetch=fetch)), executor, ray_address
-        )
+        summary = _crawl(replace(cfg, download=replace(cfg.download, fetch=fetch)), make_executor)
     if not summary.get("already_complete"):
         summary["sandbox_audit"] = audit(cfg.out, root, log)
         atomic_write_text(Path(cfg.out) / "_summary.json", json.dumps(summary, indent=2) + "\n")

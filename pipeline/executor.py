@@ -65,11 +65,18 @@ class RayExecutor:
     name = "ray"
 
     def __init__(
-        self, address: str | None = None, num_cpus: int | None = None, max_retries: int = 3
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        max_retries: int = 3,
+        task_cpus: float = 1,
+        task_memory: int | None = None,
     ):
         import ray
 
-        self.max_retries = max_retries
+        # Per task: CPUs it holds and memory it reserves (bytes), so Ray packs tasks onto
+        # nodes by what they need, not only by cores.
+        self.max_retries, self.task_cpus, self.task_memory = max_retries, task_cpus, task_memory
         self._owns = not ray.is_initialized()
         if self._owns and (address is None or address.startswith(("127.", "localhost"))):
             # One machine: keep Ray on loopback instead of the address it would pick from the
@@ -91,13 +98,16 @@ class RayExecutor:
         return Shared(key, ref=[ray.put(value)])
 
     def map(
-        self, fn: Callable, items: Sequence, desc: str, num_cpus: float = 1
+        self, fn: Callable, items: Sequence, desc: str, num_cpus: float | None = None
     ) -> Iterator[tuple[int, Any]]:
         import ray
 
-        # A task whose worker dies is run again (max_retries); tasks are idempotent: they
-        # write under temporary names and rename, and skip output that is already complete.
-        remote = ray.remote(max_retries=self.max_retries, num_cpus=num_cpus)(fn)
+        # A task whose worker (or node) dies is run again (max_retries); tasks are idempotent:
+        # they write under temporary names and rename, and skip output already complete.
+        opts = {"max_retries": self.max_retries, "num_cpus": num_cpus or self.task_cpus}
+        if self.task_memory:
+            opts["memory"] = self.task_memory
+        remote = ray.remote(**opts)(fn)
         pending = {remote.remote(item): i for i, item in enumerate(items)}
         with tqdm(total=len(items), desc=desc, unit="task", disable=not items) as bar:
             while pending:
@@ -114,9 +124,31 @@ class RayExecutor:
             ray.shutdown()
 
 
-def make_executor(kind: str = "ray", address: str | None = None, num_cpus: int | None = None):
+def parse_bytes(text: str | None) -> int | None:
+    """'2GB', '512MiB', '1e9' or None."""
+    if not text:
+        return None
+    units = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+    t = text.strip().lower().removesuffix("b")
+    for suffix in sorted(units, key=len, reverse=True):
+        if t.endswith(suffix):
+            return int(float(t[: -len(suffix)]) * units[suffix])
+    return int(float(t))
+
+
+def make_executor(
+    kind: str = "ray",
+    address: str | None = None,
+    num_cpus: int | None = None,
+    task_cpus: float = 1,
+    task_memory: str | None = None,
+):
     if kind == "local":
         return LocalExecutor()
     if kind == "ray":
-        return RayExecutor(address, num_cpus)
+        try:
+            memory = parse_bytes(task_memory)
+        except ValueError as e:
+            raise ValueError(f"--task-memory {task_memory!r}: write e.g. 2GB or 512MiB") from e
+        return RayExecutor(address, num_cpus, task_cpus=task_cpus, task_memory=memory)
     raise ValueError(f"unknown executor {kind!r}: use 'ray' or 'local'")
