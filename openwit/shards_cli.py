@@ -13,7 +13,9 @@ from openwit.ui import console, fail, table
 
 def shards(
     crawl: Annotated[Path, typer.Option(help="A finished crawl.")] = Path("data/crawl"),
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/shards"),
+    out: Annotated[
+        str, typer.Option(help="Output folder or URL (s3://…: staged, then uploaded).")
+    ] = "data/shards",
     eval_dir: Annotated[
         Path | None,
         typer.Option(
@@ -45,13 +47,17 @@ def shards(
     ] = None,
     executor: Annotated[str, typer.Option(help="ray or local.")] = "ray",
     ray_address: Annotated[str | None, typer.Option(help="An existing Ray cluster.")] = None,
+    task_cpus: Annotated[float, typer.Option(help="CPUs each Ray task holds.")] = 1.0,
+    task_memory: Annotated[
+        str | None, typer.Option(help="Memory each Ray task reserves (2GB, 512MiB…).")
+    ] = None,
     sandbox: Annotated[Path, typer.Option(help="The sandbox, for its audit.")] = Path(
         "data/sandbox"
     ),
 ) -> None:
     """Filter, dedupe and decontaminate a crawl into shuffled WebDataset shards, with
     candidates.parquet, DuckDB views and report.html."""
-    from pipeline import filters
+    from pipeline import filters, storage
     from pipeline.caption_dedup import CaptionDedupConfig
     from pipeline.dedup import DedupConfig
     from pipeline.executor import make_executor
@@ -72,9 +78,13 @@ def shards(
     if eval_dir is None and of_sandbox and (sandbox / "eval").is_dir():
         eval_dir = sandbox / "eval"
     crawl_cfg = json.loads((crawl / "_config.json").read_text())["config"]
+    url, work = out, Path(out)
+    if storage.is_remote(out):  # the job writes locally, then publishes the finished folder
+        work = storage.staging_dir(out)
+        storage.fetch_markers(out, work)
     cfg = ShardsConfig(
         crawl=str(crawl),
-        out=str(out),
+        out=str(work),
         eval_dir=str(eval_dir) if eval_dir else None,
         queries=crawl_cfg.get("queries"),
         shard_size=shard_size,
@@ -97,17 +107,25 @@ def shards(
         ),
     )
     try:
-        summary = run(cfg, lambda: make_executor(executor, ray_address))
+        summary = run(
+            cfg,
+            lambda: make_executor(
+                executor, ray_address, task_cpus=task_cpus, task_memory=task_memory
+            ),
+        )
     except (ShardsConfigMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     if summary.get("already_complete"):
-        console.print(f"{out} is already complete; nothing to do (delete it to run again)")
+        console.print(f"{url} is already complete; nothing to do (delete it to run again)")
     elif of_sandbox and (sandbox / "truth").is_dir():
         from pipeline.sandbox.audit_shards import audit_shards
         from queries.io import atomic_write_text
 
-        summary["sandbox_audit"] = audit_shards(out, sandbox)
-        atomic_write_text(out / "_summary.json", json.dumps(summary, indent=2) + "\n")
+        summary["sandbox_audit"] = audit_shards(work, sandbox)
+        atomic_write_text(work / "_summary.json", json.dumps(summary, indent=2) + "\n")
+    if work != Path(url) and not summary.get("already_complete"):
+        n = storage.publish(work, url)
+        console.print(f"uploaded {n} files to {url} (working copy: {work})")
     rows = {
         "candidates": summary["candidates"],
         "kept": summary["kept"],
@@ -115,12 +133,12 @@ def shards(
     }
     rows |= summary["outcomes"]
     rows |= {f"{k} (s)": v for k, v in summary["seconds"].items()}
-    console.print(table(f"shards → {out}", rows))
+    console.print(table(f"shards → {url}", rows))
     for e in summary["errors"]:
         console.print(f"[yellow]skipped:[/yellow] {e}", soft_wrap=True)
     if "sandbox_audit" in summary:
         console.print(table("against the sandbox's ground truth", summary["sandbox_audit"]))
-    console.print(f"report: {out}/report.html   summary: {out}/_summary.json")
+    console.print(f"report: {url}/report.html   summary: {url}/_summary.json")
 
 
 def sql(
@@ -137,14 +155,15 @@ def sql(
     import sys
 
     from pipeline import sql as views
+    from pipeline import storage
 
-    if (
-        not shards.startswith(("s3://", "gs://"))
-        and not Path(shards, "candidates.parquet").is_file()
-    ):
+    if not storage.exists(f"{shards}/candidates.parquet"):
         fail(f"{shards} holds no candidates.parquet; run `make shards` first")
-    if queries is None and Path(shards, "_config.json").is_file():
-        queries = json.loads(Path(shards, "_config.json").read_text())["config"].get("queries")
+    if queries is None and storage.exists(f"{shards}/_config.json"):
+        with storage.open_input(f"{shards}/_config.json") as f:
+            queries = json.load(f)["config"].get("queries")
+        if queries and not storage.exists(queries):
+            queries = None  # made on another machine: entries show without their names
     try:
         con = views.connect(shards, queries)
         columns, rows = views.query(con, query)

@@ -37,8 +37,13 @@ def connect(shards: str | Path, queries: str | Path | None = None) -> duckdb.Duc
     """A connection with the views defined over `shards` (a finished shards job's folder)."""
     shards = str(shards).rstrip("/")
     con = duckdb.connect()
-    if shards.startswith(("s3://", "gs://", "http://", "https://")):
-        con.sql("INSTALL httpfs; LOAD httpfs;")
+    if "://" in shards and not shards.startswith("file://"):
+        # DuckDB reads through the same fsspec filesystem as every other stage: the same
+        # credentials and endpoint (AWS_ENDPOINT_URL, ~/.aws), and no httpfs extension to
+        # download, which an offline cluster cannot.
+        import fsspec
+
+        con.register_filesystem(fsspec.filesystem(shards.split("://", 1)[0]))
     con.sql(f"CREATE VIEW candidates AS SELECT * FROM read_parquet('{shards}/candidates.parquet')")
     con.sql(
         f"CREATE VIEW contamination AS SELECT * FROM read_parquet('{shards}/contamination.parquet')"

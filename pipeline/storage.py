@@ -10,6 +10,7 @@ import glob
 import io
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,6 +36,51 @@ def open_input(path: str):
     else:
         with open(path.removeprefix("file://"), "rb") as f:
             yield f
+
+
+def exists(path: str) -> bool:
+    if is_remote(path):
+        import fsspec
+
+        fs, p = fsspec.core.url_to_fs(path)
+        return fs.exists(p)
+    return os.path.exists(path.removeprefix("file://"))
+
+
+def staging_dir(url: str, root: str | Path = "data/.staging") -> Path:
+    """The local folder a job writes a remote output in before publishing it; the same for
+    the same URL, so a killed job finds its progress there."""
+    return Path(root) / re.sub(r"[^A-Za-z0-9._-]+", "_", url.rstrip("/"))
+
+
+def fetch_markers(url: str, local: Path, names=("_config.json", "_summary.json")) -> None:
+    """Copy a remote output's settings and completion marker beside a staging folder, so the
+    job sees what is there: other settings (refused), finished (nothing to do)."""
+    import fsspec
+
+    local.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if exists(f"{url.rstrip('/')}/{name}"):
+            with fsspec.open(f"{url.rstrip('/')}/{name}", "rb") as f:
+                atomic_write_text(local / name, f.read().decode())
+
+
+def publish(local: Path, url: str, last: str = "_summary.json", skip=("_scan",)) -> int:
+    """Upload a finished folder to `url` (each object appears whole, or not at all), `last`
+    after everything else so a reader that sees it sees a complete output. Working files
+    (`skip`) stay local. Returns the number of files uploaded."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url.rstrip("/"))
+    files = sorted(
+        p
+        for p in local.rglob("*")
+        if p.is_file() and not p.name.endswith(".tmp") and p.relative_to(local).parts[0] not in skip
+    )
+    files.sort(key=lambda p: p.name == last)
+    for p in files:
+        fs.put_file(str(p), f"{root}/{p.relative_to(local).as_posix()}")
+    return len(files)
 
 
 def expand_inputs(inputs: list[str], suffixes: tuple[str, ...] = WARC_SUFFIXES) -> list[str]:
