@@ -7,6 +7,8 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 APT_PACKAGES := wordnet-base openclipart-png openclipart-svg
 SANDBOX ?= data/sandbox
+# A wheel index for torch, e.g. https://download.pytorch.org/whl/cpu (the CPU Docker image).
+TORCH_INDEX ?=
 QUERIES ?= data/queries
 
 .PHONY: help install system-packages test lint format sandbox serve queries bench bench-peers crawl shards sql train clean
@@ -19,7 +21,8 @@ install: $(STAMP) system-packages ## set up everything: .venv, torch, the projec
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -c constraints.txt $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) \
+		torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 

@@ -8,6 +8,7 @@ the trainer uses the process group it finds.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _loop(config: dict) -> None:
@@ -25,19 +26,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--address", default=None, help="Ray cluster (default: start a local one)")
+    ap.add_argument("--cpus", type=int, default=None, help="CPUs of a local Ray (default: all)")
     ap.add_argument("trainer_args", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
     trainer_args = [a for a in args.trainer_args if a != "--"]
 
     import ray
-    from ray.train import ScalingConfig
+    from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    ray.init(address=args.address)
+    from train.trainer import parse
+
+    out = Path(parse(trainer_args).out).resolve()  # also checks the trainer's arguments first
+    ray.init(address=args.address, num_cpus=None if args.address else args.cpus)
     TorchTrainer(
         _loop,
         train_loop_config={"argv": trainer_args},
         scaling_config=ScalingConfig(num_workers=args.workers, use_gpu=args.gpu),
+        # Ray's own run records beside the trainer's (which keeps its checkpoints itself).
+        run_config=RunConfig(name="ray", storage_path=str(out)),
     ).fit()
 
 
