@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from openwit import options
 from openwit.ui import console
 from openwit.ui import fail as _fail
 from openwit.ui import table as _table
@@ -216,14 +217,10 @@ def crawl(
     resize_mode: Annotated[
         str, typer.Option(help="no|keep_ratio|keep_ratio_largest|center_crop|border")
     ] = "keep_ratio",
-    executor: Annotated[str, typer.Option(help="ray or local.")] = "ray",
-    ray_address: Annotated[
-        str | None, typer.Option(help="An existing Ray cluster (default: a local one).")
-    ] = None,
-    task_cpus: Annotated[float, typer.Option(help="CPUs each Ray task holds.")] = 1.0,
-    task_memory: Annotated[
-        str | None, typer.Option(help="Memory each Ray task reserves (2GB, 512MiB…).")
-    ] = None,
+    executor: options.Executor = "ray",
+    ray_address: options.RayAddress = None,
+    task_cpus: options.TaskCpus = 1.0,
+    task_memory: options.TaskMemory = None,
     sandbox: Annotated[Path, typer.Option(help="The sandbox used when no input is given.")] = Path(
         "data/sandbox"
     ),
@@ -266,11 +263,7 @@ def crawl(
     if on_sandbox:
         _ensure_sandbox(sandbox)
     _ensure_queries(queries, default=queries == Path("data/queries"))
-    from pipeline.executor import make_executor
-
-    def executor_factory():
-        return make_executor(executor, ray_address, task_cpus=task_cpus, task_memory=task_memory)
-
+    executor_factory = options.executor_factory(executor, ray_address, task_cpus, task_memory)
     try:
         if on_sandbox:
             summary = _crawl_sandbox(cfg, sandbox, executor_factory)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from openwit import options
 from openwit.ui import console, fail, table
 
 
@@ -45,12 +46,10 @@ def shards(
         float | None,
         typer.Option(help="Also drop near-duplicate captions at this Jaccard (off; try 0.8)."),
     ] = None,
-    executor: Annotated[str, typer.Option(help="ray or local.")] = "ray",
-    ray_address: Annotated[str | None, typer.Option(help="An existing Ray cluster.")] = None,
-    task_cpus: Annotated[float, typer.Option(help="CPUs each Ray task holds.")] = 1.0,
-    task_memory: Annotated[
-        str | None, typer.Option(help="Memory each Ray task reserves (2GB, 512MiB…).")
-    ] = None,
+    executor: options.Executor = "ray",
+    ray_address: options.RayAddress = None,
+    task_cpus: options.TaskCpus = 1.0,
+    task_memory: options.TaskMemory = None,
     sandbox: Annotated[Path, typer.Option(help="The sandbox, for its audit.")] = Path(
         "data/sandbox"
     ),
@@ -60,7 +59,6 @@ def shards(
     from pipeline import filters, storage
     from pipeline.caption_dedup import CaptionDedupConfig
     from pipeline.dedup import DedupConfig
-    from pipeline.executor import make_executor
     from pipeline.model_score import ModelScoreConfig
     from pipeline.scan import ScanConfig
     from pipeline.shards import ShardsConfig, ShardsConfigMismatch, run
@@ -107,12 +105,7 @@ def shards(
         ),
     )
     try:
-        summary = run(
-            cfg,
-            lambda: make_executor(
-                executor, ray_address, task_cpus=task_cpus, task_memory=task_memory
-            ),
-        )
+        summary = run(cfg, options.executor_factory(executor, ray_address, task_cpus, task_memory))
     except (ShardsConfigMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     if summary.get("already_complete"):
