@@ -7,6 +7,7 @@ Same entries, same texts, same run; outputs must be identical. Writes bench/resu
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -42,6 +43,40 @@ def best_of(fn, arg, repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def ray_scaling(entries: list[str], texts: list[str], most: int, repeats: int) -> dict:
+    """Texts/s with 1..`most` Ray actors, each holding a matcher, on equal slices."""
+    import ray
+
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
+    ray.init(num_cpus=most, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+    @ray.remote(num_cpus=1)
+    class Worker:
+        def __init__(self, entries: list[str]):
+            self.matcher = Matcher(entries)
+
+        def match(self, chunk: list[str]) -> int:
+            return len(self.matcher.match_many(chunk))
+
+    ref = ray.put(entries)
+    workers = [Worker.remote(ref) for _ in range(most)]
+    rates = {}
+    for n in range(1, most + 1):
+        chunks = [texts[i::n] for i in range(n)]
+        ray.get([w.match.remote(c[:100]) for w, c in zip(workers, chunks, strict=False)])
+        secs, _ = best_of(
+            lambda cs, n=n: ray.get([workers[i].match.remote(c) for i, c in enumerate(cs)]),
+            chunks,
+            repeats,
+        )
+        rates[n] = len(texts) / secs
+    ray.shutdown()
+    return {
+        "texts_per_s": {str(n): round(r, 1) for n, r in rates.items()},
+        "efficiency": round(rates[most] / (most * rates[1]), 3),  # 1.0 = linear
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--queries", default="data/queries")
@@ -49,6 +84,7 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=100_000)
     ap.add_argument("--naive-texts", type=int, default=30)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="bench/results/match.json")
     args = ap.parse_args()
     entries = load(args.queries).entries
@@ -61,6 +97,7 @@ def main() -> None:
     few = texts[: args.naive_texts]
     naive_s, naive = best_of(lambda ts: [naive_match(x, entries) for x in ts], few, 1)
     assert naive == ours[: len(few)] and plain == ours, "outputs differ"
+    scaling = ray_scaling(entries, texts, args.workers, args.repeats)
     rates = {
         "ours": len(texts) / ours_s,
         "plain_pyahocorasick": len(texts) / plain_s,
@@ -77,6 +114,7 @@ def main() -> None:
         "ratio_vs_naive": round(rates["ours"] / rates["metaclip_naive_loop"], 1),
         "ratio_vs_plain": round(rates["ours"] / rates["plain_pyahocorasick"], 3),
         "outputs_identical": True,
+        "ray_workers": scaling,
     }
     common.write(args.out, result)
 

@@ -31,6 +31,12 @@ def rows() -> list[list[str]]:
         out.append(["1 match", "pyahocorasick loop", f"{r['ours']:,.0f} texts/s",
                      f"{r['plain_pyahocorasick']:,.0f}", f"{m['ratio_vs_plain']:.2f}x",
                      ">= 1.0x", _yes(m["ratio_vs_plain"] >= 1.0)])  # fmt: skip
+        if scaling := m.get("ray_workers"):
+            rate, top = scaling["texts_per_s"], max(scaling["texts_per_s"], key=int)
+            eff = scaling["efficiency"]
+            out.append(["1 match", f"1 Ray worker vs {top}", f"{rate[top]:,.0f} texts/s",
+                        f"{rate['1']:,.0f}", f"efficiency {eff:.2f}", "linear (~1.0)",
+                        _yes(eff >= 0.85)])  # fmt: skip
     if h := _load("harvest"):
         peer, best = min(h["peers"].items(), key=lambda kv: kv[1]["seconds"])
         out.append(["2 harvest", peer, f"{h['ours']['pages_per_s']:,.0f} pages/s",
@@ -73,7 +79,8 @@ def main() -> None:
     lines += ["| " + " | ".join(r) + " |" for r in rows()]
     if stamp:
         m = stamp["machine"]
-        lines.append(f"\n{stamp['date'][:10]}, {m['cores']} cores {m['cpu']}, Python {m.get('python', '?')}")
+        python = m.get("python", "?")
+        lines.append(f"\n{stamp['date'][:10]}, {m['cores']} cores {m['cpu']}, Python {python}")
     text = "\n".join(lines) + "\n"
     (RESULTS / "summary.md").write_text(text)
     print(text)
