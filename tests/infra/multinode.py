@@ -47,7 +47,9 @@ def main() -> None:
 
     threading.Thread(target=kill_when_ready, daemon=True).start()
     result = CliRunner().invoke(app, [*args, "--ray-address", cluster.address])
-    alive = sum(n["Alive"] for n in ray.nodes())
+    deadline = time.time() + 60  # the head notices a dead node within its health-check period
+    while (alive := sum(n["Alive"] for n in ray.nodes())) > 1 and time.time() < deadline:
+        time.sleep(0.5)
     ray.shutdown()
     cluster.shutdown()
     if result.exit_code != 0:
