@@ -116,7 +116,8 @@ def shards(
 
         summary["sandbox_audit"] = audit_shards(work, sandbox)
         atomic_write_text(work / "_summary.json", json.dumps(summary, indent=2) + "\n")
-    if work != Path(url) and not summary.get("already_complete"):
+    # Publish unless the remote copy is whole already: an upload cut short is finished here.
+    if work != Path(url) and not storage.exists(f"{url}/_summary.json"):
         n = storage.publish(work, url)
         console.print(f"uploaded {n} files to {url} (working copy: {work})")
     rows = {

@@ -64,18 +64,22 @@ def round_trip(s3, sandbox_dir, query_list, crawled, tmp_path_factory):
     shards = f"s3://{BUCKET}/shards"
     args = shards_args(crawl, "OUT", sandbox_dir)
     args[args.index("OUT")] = shards
-    cwd = os.getcwd()
-    os.chdir(tmp)  # the staging folder lands under tmp/data/.staging
+    first = _shards(tmp, args)
+    again = _shards(tmp, args)
+    return crawl, shards, first, again, (tmp, args)
+
+
+def _shards(cwd, args) -> str:
+    here = os.getcwd()
+    os.chdir(cwd)  # the staging folder lands under cwd/data/.staging
     try:
-        first = _run([*args, "--executor", "local"]).output
-        again = _run([*args, "--executor", "local"]).output
+        return _run([*args, "--executor", "local"]).output
     finally:
-        os.chdir(cwd)
-    return crawl, shards, first, again
+        os.chdir(here)
 
 
 def test_crawl_reads_warc_from_s3(round_trip, crawled):
-    crawl, *_ = round_trip
+    crawl = round_trip[0]
     ours, local = json.loads((crawl / "_summary.json").read_text()), crawled[1]
     assert ours["inputs"] == local["inputs"] > 0
     for key in ("pages", "candidates", "matched", "selected"):
@@ -86,7 +90,7 @@ def test_crawl_reads_warc_from_s3(round_trip, crawled):
 
 
 def test_shards_written_to_s3(round_trip, s3):
-    _, shards, first, again = round_trip
+    _, shards, first, again, _ = round_trip
     names = {p.rsplit("/", 1)[1] for p in s3.find(shards.removeprefix("s3://"))}
     summary = json.loads(s3.cat(f"{shards}/_summary.json"))
     assert {"sizes.json", "candidates.parquet", "contamination.parquet", "report.html"} <= names
@@ -111,3 +115,12 @@ def test_duckdb_views_over_s3(round_trip, s3):
     summary = json.loads(s3.cat(f"{shards}/_summary.json"))
     res = _run(["sql", "SELECT count(*) AS n FROM samples", "--shards", shards, "--format", "json"])
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {"n": summary["kept"]}
+
+
+def test_an_upload_cut_short_is_finished_by_the_rerun(round_trip, s3):
+    _, shards, _, _, (cwd, args) = round_trip
+    tars = sorted(p for p in s3.find(shards.removeprefix("s3://")) if p.endswith(".tar"))
+    before = s3.cat(tars[-1])
+    s3.rm([f"{shards}/_summary.json", tars[-1]])  # as if the upload died before its end
+    assert "uploaded" in _shards(cwd, args)
+    assert s3.cat(tars[-1]) == before and s3.exists(f"{shards}/_summary.json")
