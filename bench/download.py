@@ -153,6 +153,8 @@ def main() -> None:
         "benchmark": "download + resize (loopback server), 2 processes x 16 threads",
         **common.stamp(),
         "images": len(names),
+        "processes": PROCESSES,
+        "threads": THREADS,
         "successes": {k: [n for _, n in v] for k, v in runs.items()},
         "seconds": {k: [round(s, 2) for s, _ in v] for k, v in runs.items()},
         "images_per_s": {k: round(v, 1) for k, v in rate.items()},

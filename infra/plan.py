@@ -82,7 +82,7 @@ def measured_rates(results: Path) -> dict[str, tuple[float, str]]:
     if m := load("match"):
         rates["match_texts"] = (m["texts_per_s"]["ours"], f"bench {m['date'][:10]}")
     if d := load("download"):
-        per_core = d["images_per_s"]["ours"] / d.get("processes", 2)
+        per_core = d["images_per_s"]["ours"] / d["processes"]
         rates["download_images"] = (per_core, f"bench {d['date'][:10]}")
     if e := load("end_to_end"):
         s = e["stages"]["shards"]
