@@ -2,7 +2,8 @@
 same model config, same batch, one process each, one data worker each, fp32.
 
 Steady state: samples per second of training steps after the first `--skip` steps (start-up,
-shuffle buffers and the first batches left out). Writes bench/results/train.json.
+shuffle buffers and the first batches left out); the median of `--repeats` alternating runs.
+Writes bench/results/train.json.
     python -m bench.train [--shards data/shards] [--steps 60] [--batch-size 128]
 """
 
@@ -72,11 +73,18 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--skip", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="bench/results/train.json")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        rate_ours = ours(args.shards, args.steps, args.batch_size, args.skip, Path(tmp))
-        rate_peer = peer(args.shards, args.steps, args.batch_size, args.skip, Path(tmp))
+    runs: dict[str, list[float]] = {"ours": [], "open_clip_train": []}
+    for r in range(args.repeats):  # alternating, so drift on the box hits both alike
+        with tempfile.TemporaryDirectory() as tmp:
+            same = (args.shards, args.steps, args.batch_size, args.skip, Path(tmp))
+            runs["ours"].append(ours(*same))
+            runs["open_clip_train"].append(peer(*same))
+        print(f"run {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in runs.items()), flush=True)
+    rate_ours = statistics.median(runs["ours"])
+    rate_peer = statistics.median(runs["open_clip_train"])
     result = {
         "benchmark": "trainer throughput",
         **common.stamp(),
@@ -86,6 +94,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "steps": args.steps,
         "samples_per_s": {"ours": round(rate_ours, 1), "open_clip_train": round(rate_peer, 1)},
+        "runs": {k: [round(x, 1) for x in v] for k, v in runs.items()},
         "ratio": round(rate_ours / rate_peer, 3),
         "goal": 1.0,
         "met": rate_ours >= rate_peer,
