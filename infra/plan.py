@@ -17,12 +17,12 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 
-# Per-core rates of the reference run (docs/performance.md, 2026-11-23, 2-core x86_64).
+# Per-core rates of the reference run (docs/performance.md, run A, 2026-11-23, 2-core x86_64).
 REFERENCE_RATES = {
-    "harvest_pages": 1140.0,  # WARC pages parsed, per core-second (bench/harvest.py)
-    "match_texts": 107_600.0,  # captions matched against 448k entries (bench/match.py)
-    "download_images": 60.0,  # fetch + validate + resize, CPU-bound on loopback (bench/download)
-    "shards_images": 100.0,  # scan + dedup + filter + write, make shards: 9,290 in 46.5 s, 2 cores
+    "harvest_pages": 1928.0,  # WARC pages parsed, per core-second (bench/harvest.py)
+    "match_texts": 74_340.0,  # captions matched against 448k entries (bench/match.py)
+    "download_images": 77.2,  # fetch + validate + resize, CPU-bound on loopback (bench/download)
+    "shards_images": 76.8,  # scan + dedup + filter + write: 9,290 images in 60.5 s on 2 cores
 }
 YIELDS = {  # fraction of a stage's input that survives it: (value, where it comes from)
     "pairs_per_page": (9.5, "sandbox, measured (real pages: set yours)"),

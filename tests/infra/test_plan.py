@@ -30,7 +30,7 @@ def test_plan_arithmetic(tmp_path):
     work = a["work"]
     assert work["scanned"] == pytest.approx(1e6 / 0.64)
     assert work["pages"] == pytest.approx(work["candidates"] / 9.5)
-    assert a["core_hours"]["match"] == pytest.approx(work["candidates"] / 107_600 / 3600)
+    assert a["core_hours"]["match"] == pytest.approx(work["candidates"] / 74_340 / 3600)
     flops = a["train"]["train_gflops_per_sample"] * 1e9
     gpu_h = 1e6 * 32 * flops / (312e12 * 0.2) / 3600
     assert a["train"]["gpu_hours"] == pytest.approx(gpu_h)
