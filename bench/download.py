@@ -45,14 +45,12 @@ def make_images(folder: Path, n: int) -> list[str]:
     names = []
     for i in range(n):
         name = f"{i:06d}.jpg"
+        w = int(rng.integers(640, 1601))  # drawn for every image: cached or not, same sizes
+        h = int(w * rng.uniform(0.6, 1.0))
         if not (folder / name).exists():
-            w = int(rng.integers(640, 1601))
-            h = int(w * rng.uniform(0.6, 1.0))
             tmp = folder / f".{name}.tmp"
             render(scene_from_seed(10_000 + i), w, h).save(tmp, "JPEG", quality=90)
             tmp.rename(folder / name)
-        else:
-            rng.integers(640, 1601), rng.uniform(0.6, 1.0)  # keep the sizes reproducible
         names.append(name)
     return names
 
