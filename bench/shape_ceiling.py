@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -19,30 +20,39 @@ from pipeline.sandbox.scenes import SHAPES, render, scene_from_seed
 from train import model as models
 
 
-def scenes(n: int, first_seed: int, transform) -> tuple[torch.Tensor, torch.Tensor]:
+def scenes(
+    n: int, first_seed: int, transform, kind: str = "eval"
+) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = [], []
     for i in range(n):
-        k = i % len(SHAPES)
-        im = render(scene_from_seed(first_seed + i, shape=SHAPES[k], single=True), 128, 128)
+        if kind == "eval":
+            scene = scene_from_seed(first_seed + i, shape=SHAPES[i % len(SHAPES)], single=True)
+            im = render(scene, 128, 128)
+        else:
+            scene = scene_from_seed(first_seed + i)
+            im = render(scene, 320, 240)
         images.append(transform(im))
-        labels.append(k)
+        labels.append(SHAPES.index(scene.main.shape))
     return torch.stack(images), torch.tensor(labels)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="train/configs/openwit-tiny.json")
+    ap.add_argument("--model", default="openwit-tiny")
+    ap.add_argument("--scenes", choices=("eval", "web"), default="eval")
     ap.add_argument("--train", type=int, default=3000)
     ap.add_argument("--test", type=int, default=500)
     ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--out", default="bench/results/shape_ceiling.json")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.manual_seed(0)
     model, _, eval_tf, _ = models.create(args.model)
     tower = model.visual
-    x, y = scenes(args.train, 10**6, eval_tf)
+    x, y = scenes(args.train, 10**6, eval_tf, args.scenes)
     x_test, y_test = scenes(args.test, 2 * 10**6, eval_tf)
-    head = torch.nn.Linear(tower.output_dim, len(SHAPES))
+    with torch.no_grad():  # the tower's output width (open_clip and timm towers differ)
+        width = tower.eval()(x[:2]).shape[-1]
+    head = torch.nn.Linear(width, len(SHAPES))
     opt = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=1e-3)
     start, curve = time.time(), []
     for _ in range(args.epochs):
@@ -57,11 +67,12 @@ def main() -> None:
             curve.append(round((head(tower(x_test)).argmax(1) == y_test).float().mean().item(), 3))
         print(f"epoch {len(curve)}: test accuracy {curve[-1]}", flush=True)
     common.write(
-        args.out,
+        args.out or f"bench/results/shape_ceiling_{Path(args.model).stem}_{args.scenes}.json",
         {
             "benchmark": "supervised shape ceiling of an image tower",
             **common.stamp(),
             "model": args.model,
+            "train_scenes": args.scenes,
             "train_images": args.train,
             "test_images": args.test,
             "classes": len(SHAPES),
