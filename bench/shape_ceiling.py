@@ -13,6 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
+import open_clip
 import torch
 
 from bench import common
@@ -50,8 +51,7 @@ def main() -> None:
     tower = model.visual
     x, y = scenes(args.train, 10**6, eval_tf, args.scenes)
     x_test, y_test = scenes(args.test, 2 * 10**6, eval_tf)
-    with torch.no_grad():  # the tower's output width (open_clip and timm towers differ)
-        width = tower.eval()(x[:2]).shape[-1]
+    width = open_clip.get_model_config(models.register(args.model))["embed_dim"]
     head = torch.nn.Linear(width, len(SHAPES))
     opt = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=1e-3)
     start, curve = time.time(), []
