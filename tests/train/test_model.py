@@ -31,3 +31,21 @@ def test_shipped_config_builds_and_trains(name):
         grads = [p.grad for p in tower.parameters()]
         assert all(g is not None and torch.isfinite(g).all() for g in grads)
         assert all(g.abs().sum() > 0 for g in grads[-4:])  # the output end learns
+
+
+def test_trimmed_text_padding_gives_open_clips_features_and_gradients():
+    torch.manual_seed(0)
+    model, _, _, tok = models.create("openwit-tiny")
+    assert model.encode_text.__func__ is not open_clip.CLIP.encode_text  # trimmed
+    texts = tok(["a red star", "two small striped blue circles on a grey background", "map"])
+    trimmed = model.encode_text(texts)
+    trimmed.square().sum().backward()
+    got = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    full = open_clip.CLIP.encode_text(model, texts)  # open_clip's own, over all 77 positions
+    full.square().sum().backward()
+    want = [p.grad for p in model.parameters() if p.grad is not None]
+    assert torch.allclose(trimmed, full, atol=1e-5)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):  # equal up to float rounding (1e-5 relative)
+        assert (g - w).abs().max() <= 1e-5 * w.abs().max()
