@@ -3,7 +3,8 @@ retrieval, a linear probe on frozen image features, and accuracy on All / Clean 
 with a one-sided binomial test (§5).
 
 Evaluation sets are folders `<root>/<set>/<label>/*.jpg`. Optional files beside them:
-`classes.json` ({set: {folder: class name}}), `templates.json` ({set: [prompt templates]}),
+`classes.json` ({set: {folder: class name, or a list of names to ensemble}}), `templates.json`
+({set: [prompt templates]}),
 `<set>/labels.parquet` with a `caption` column (a retrieval set).
 """
 
@@ -57,11 +58,22 @@ def encode_texts(model, tokenizer, texts: list[str], device, batch: int = 256) -
     return torch.cat(feats)
 
 
-def classifier(model, tokenizer, names: list[str], templates: list[str], device) -> torch.Tensor:
-    """One weight per class: the mean of its normalised prompt embeddings, normalised."""
-    texts = [t.format(n) for n in names for t in templates]
-    f = encode_texts(model, tokenizer, texts, device).view(len(names), len(templates), -1)
-    return torch.nn.functional.normalize(f.mean(1), dim=-1)
+def classifier(
+    model, tokenizer, names: list[str | list[str]], templates: list[str], device
+) -> torch.Tensor:
+    """One weight per class: the mean of its normalised prompt embeddings, normalised.
+
+    A class may have several names (synonyms, or a folder's name beside a plainer noun): every
+    name goes through every template and all of them are averaged, as CLIP averages templates."""
+    per_class = [[n] if isinstance(n, str) else list(n) for n in names]
+    texts = [t.format(n) for ns in per_class for n in ns for t in templates]
+    f = encode_texts(model, tokenizer, texts, device)
+    weights, start = [], 0
+    for ns in per_class:
+        end = start + len(ns) * len(templates)
+        weights.append(f[start:end].mean(0))
+        start = end
+    return torch.nn.functional.normalize(torch.stack(weights), dim=-1)
 
 
 def zero_shot(image_feats, labels: list[int], weights) -> tuple[dict, np.ndarray]:

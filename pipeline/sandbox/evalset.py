@@ -28,21 +28,22 @@ from queries.io import atomic_write_text
 
 EVAL_SIZE = 224
 _EVAL_SEED_BASE = 2_000_000_000  # disjoint from the served scenes' seeds (< 2**31 - this)
-# Category folder -> the words a prompt would use ("a photo of a {}.").
+# Category folder -> the names a prompt uses ("a drawing of a {}."): a plain noun and the
+# category's own name, ensembled (train/evaluate.py averages every name through every template).
 CLIPART_CLASSES = {
-    "animals": "animal",
-    "buildings": "building",
-    "computer": "computer icon",
-    "food": "food",
-    "geography": "map",
-    "office": "office supply",
-    "people": "person",
-    "plants": "plant",
-    "recreation": "toy or game",
-    "shapes": "geometric shape",
-    "signs_and_symbols": "sign or symbol",
-    "tools": "tool",
-    "transportation": "vehicle",
+    "animals": ["animal", "animals"],
+    "buildings": ["building", "buildings"],
+    "computer": ["computer icon", "computer"],
+    "food": ["food"],
+    "geography": ["map", "geography"],
+    "office": ["office supply", "office"],
+    "people": ["person", "people"],
+    "plants": ["plant", "plants"],
+    "recreation": ["toy or game", "recreation"],
+    "shapes": ["geometric shape", "shapes"],
+    "signs_and_symbols": ["sign or symbol", "signs and symbols"],
+    "tools": ["tool", "tools"],
+    "transportation": ["vehicle", "transportation"],
 }
 
 # Zero-shot prompts per set (CLIP §3.1.4: an ensemble of phrasings, averaged), in the words the

@@ -1,0 +1,21 @@
+import torch
+
+from train import evaluate
+from train import model as models
+
+
+def test_a_class_with_several_names_averages_every_name_through_every_template():
+    torch.manual_seed(0)
+    model, _, _, tok = models.create("openwit-tiny")
+    model.eval()
+    templates = ["a drawing of a {}.", "{}"]
+    with torch.no_grad():
+        w = evaluate.classifier(model, tok, ["animal", ["person", "people"]], templates, "cpu")
+        texts = ["a drawing of a person.", "person", "a drawing of a people.", "people"]
+        prompts = evaluate.encode_texts(model, tok, texts, "cpu")
+        single = evaluate.classifier(model, tok, ["animal"], templates, "cpu")
+    assert w.shape == (2, model.text_projection.shape[1])
+    assert torch.allclose(w.norm(dim=-1), torch.ones(2), atol=1e-6)
+    expected = torch.nn.functional.normalize(prompts.mean(0), dim=0)
+    assert torch.allclose(w[1], expected, atol=1e-6)
+    assert torch.allclose(w[0], single[0], atol=1e-6)  # a plain string is a one-name class
