@@ -90,6 +90,6 @@ class SandboxConfig:
     image_shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_IMAGE_SHARES))
     page_shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PAGE_SHARES))
     min_planted: int = 3  # every planted property occurs at least this often
-    eval_per_class: int = 20
+    eval_per_class: int = 50  # 500 images per set: accuracy to about ±0.02 (1 s.d.)
     eval_clipart_per_class: int = 12
     eval_retrieval: int = 200

@@ -39,6 +39,10 @@ COLOURS = {
 }
 TEXTURES = ("plain", "plain", "striped", "dotted", "checkered")
 SIZES = ("small", "medium", "large")
+# How often each size is drawn. A web photo of a thing mostly shows it filling the frame, and
+# a model that sees 64 pixels cannot tell a 10-pixel star from a 10-pixel heart: captions that
+# name shapes it cannot see teach it to ignore shape words (docs/train.md measures this).
+SIZE_WEIGHTS = (0.25, 0.25, 0.5)
 BACKGROUNDS = {
     "white": (250, 250, 250),
     "grey": (128, 128, 128),
@@ -90,7 +94,7 @@ def scene_from_seed(
                 shape=shape or SHAPES[rng.integers(len(SHAPES))],
                 colour=colour or list(COLOURS)[rng.integers(len(COLOURS))],
                 count=int(rng.choice([1, 1, 1, 2, 2, 3, 4])),
-                size=SIZES[rng.integers(len(SIZES))] if not single else "large",
+                size=str(rng.choice(SIZES, p=SIZE_WEIGHTS)) if not single else "large",
                 texture=TEXTURES[rng.integers(len(TEXTURES))],
             )
         )
@@ -204,7 +208,8 @@ def _backdrop(scene: Scene, width: int, height: int) -> np.ndarray:
     return bg * light if bg.mean() > 60 else bg + 45 * np.clip(field, 0, 1.2)[..., None]
 
 
-_RADIUS = {"small": 0.09, "medium": 0.15, "large": 0.24}
+# Radius as a share of the short side: a small object still spans 13-20 px at 64 px.
+_RADIUS = {"small": 0.15, "medium": 0.19, "large": 0.24}
 
 
 def render(scene: Scene, width: int, height: int) -> Image.Image:
