@@ -51,8 +51,8 @@ def train(
     run: Annotated[str, typer.Option(help="Run name: output in data/train/<run>.")] = "default",
     model: Annotated[
         str, typer.Option(help="open_clip model name or JSON config.")
-    ] = "openwit-tiny",
-    epochs: Annotated[int, typer.Option(help="Epochs (of --train-samples each).")] = 12,
+    ] = "openwit-tiny-rn",
+    epochs: Annotated[int, typer.Option(help="Epochs (of --train-samples each).")] = 24,
     train_samples: Annotated[
         int | None, typer.Option(help="Samples per epoch (default: sizes.json).")
     ] = None,

@@ -1,8 +1,10 @@
 """Models come from open_clip, by name or from a JSON config; nothing pretrained is loaded.
 
-`openwit-tiny` (train/configs/) is the default: a ViT at 64 px with patch 8 and a 4-layer text
-transformer, sized so `make train` runs on two CPU cores. Any open_clip name (ViT-B-32,
-RN50, …) or a config file of the same shape works too.
+Shipped configs (train/configs/), sized so `make train` runs on two CPU cores: `openwit-tiny-rn`,
+the default (timm's tiny ResNet at 64 px + a 3-layer text transformer), and `openwit-tiny`, a
+ViT at 64 px with patch 8 and the same text tower; at this compute only the ResNet learns the
+sandbox's shapes (docs/train.md). Any open_clip name (ViT-B-32, RN50, …) or a config file of the
+same shape works too.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from train.loss import ClipLoss, SigLipLoss
 class TrainConfig:
     shards: str = "data/shards"
     out: str = "data/train/run"
-    model: str = "openwit-tiny"
+    model: str = "openwit-tiny-rn"
     data: data.DataConfig = field(default_factory=data.DataConfig)
     epochs: int = 10
     train_samples: int | None = None  # per epoch; default: the count in sizes.json
