@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from PIL import Image
 
 from bench import common
@@ -24,8 +25,8 @@ from train import evaluate, optim
 from train import loss as losses
 from train import model as models
 
-MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1) * 255
-STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1) * 255
+MEAN = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1) * 255  # the shipped configs' norm
+STD = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1) * 255
 
 
 def render_all(n: int, side: int) -> tuple[np.ndarray, list[scenes.Scene]]:
@@ -34,6 +35,11 @@ def render_all(n: int, side: int) -> tuple[np.ndarray, list[scenes.Scene]]:
     size = (side * 4 // 3 + 1, side)
     images = [np.asarray(scenes.render(s, 320, 240).resize(size, Image.BILINEAR)) for s in specs]
     return np.stack(images), specs
+
+
+def open_clip_side(model) -> int:
+    size = model.visual.image_size
+    return size[0] if isinstance(size, tuple) else size
 
 
 def zero_shot(model, tokenizer, transform, eval_dir: Path) -> dict[str, float]:
@@ -110,11 +116,6 @@ def main() -> None:
             "seconds": round(time.time() - start, 1),
         },
     )
-
-
-def open_clip_side(model) -> int:
-    size = model.visual.image_size
-    return size[0] if isinstance(size, tuple) else size
 
 
 if __name__ == "__main__":
