@@ -57,7 +57,7 @@ def trim_text_padding(model: torch.nn.Module) -> bool:
     causal mask a token sees only earlier ones, and the feature is read at the end-of-text
     token, so the padding after the longest caption cannot change any feature or gradient:
     cutting it off computes the same thing for a fraction of the cost (the default `make train`
-    runs at 2.2x the samples/s it had without it, docs/train.md). Applies to
+    runs at 1.8x the samples/s it had without it, docs/train.md). Applies to
     open_clip's CLIP class with its causal mask and end-of-text (argmax) pooling; any other
     model is left as it is (returns False)."""
     ok = (
