@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from PIL import Image
 
 from bench import common
@@ -24,9 +23,7 @@ from pipeline.sandbox.evalset import TEMPLATES
 from train import evaluate, optim
 from train import loss as losses
 from train import model as models
-
-MEAN = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1) * 255  # the shipped configs' norm
-STD = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1) * 255
+from train.augment import CropResize
 
 
 def render_all(n: int, side: int) -> tuple[np.ndarray, list[scenes.Scene]]:
@@ -35,11 +32,6 @@ def render_all(n: int, side: int) -> tuple[np.ndarray, list[scenes.Scene]]:
     size = (side * 4 // 3 + 1, side)
     images = [np.asarray(scenes.render(s, 320, 240).resize(size, Image.BILINEAR)) for s in specs]
     return np.stack(images), specs
-
-
-def open_clip_side(model) -> int:
-    size = model.visual.image_size
-    return size[0] if isinstance(size, tuple) else size
 
 
 def zero_shot(model, tokenizer, transform, eval_dir: Path) -> dict[str, float]:
@@ -75,8 +67,9 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     start = time.time()
-    model, _, eval_tf, tok = models.create(args.model)
-    side = open_clip_side(model)
+    model, train_tf, eval_tf, tok = models.create(args.model)
+    side = models.image_side(model)
+    norm = CropResize.from_transform(train_tf)  # the model's own normalisation, per batch
     images, specs = render_all(args.scenes, side)
     opt = torch.optim.AdamW(optim.param_groups(model, 0.1), lr=args.lr)
     loss_fn = losses.ClipLoss()
@@ -86,7 +79,7 @@ def main() -> None:
         idx = rng.choice(len(images), args.batch, replace=False)
         left = rng.integers(0, images.shape[2] - side + 1, args.batch)  # a random square crop
         crops = np.stack([images[i][:, x : x + side] for i, x in zip(idx, left, strict=True)])
-        x = (torch.from_numpy(crops).permute(0, 3, 1, 2).float() - MEAN) / STD
+        x = norm.normalize(torch.from_numpy(crops).permute(0, 3, 1, 2))
         out = model(x, tok([captions.english(specs[i], rng) for i in idx]))
         loss = loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
         opt.zero_grad()

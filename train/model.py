@@ -86,5 +86,11 @@ def _encode_text_trimmed(self, text: torch.Tensor, normalize: bool = False) -> t
     return torch.nn.functional.normalize(x, dim=-1) if normalize else x
 
 
+def image_side(model: torch.nn.Module) -> int:
+    """The side of the square images the model's image tower takes."""
+    size = model.visual.image_size
+    return int(size[0] if isinstance(size, tuple | list) else size)
+
+
 def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

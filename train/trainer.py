@@ -140,9 +140,8 @@ def train(cfg: TrainConfig) -> dict:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
-    size = raw.visual.image_size
-    size = size[0] if isinstance(size, tuple | list) else size
-    cfg.data = replace(cfg.data, decode_size=cfg.data.decode_size or 2 * int(size))
+    side = models.image_side(raw)
+    cfg.data = replace(cfg.data, decode_size=cfg.data.decode_size or 2 * side)
     shards = data.shard_list(cfg.shards)
     per_epoch = cfg.train_samples or data.dataset_size(shards)
     contrastive = cfg.data.batch_size * world * cfg.accum

@@ -18,8 +18,7 @@ def test_shipped_config_builds_and_trains(name):
     torch.manual_seed(0)
     model, _, _, tok = models.create(name)
     width = open_clip.get_model_config(name)["embed_dim"]
-    size = model.visual.image_size
-    side = size[0] if isinstance(size, tuple) else size
+    side = models.image_side(model)
     images = torch.randn(4, 3, side, side)
     texts = tok(["a red star", "two blue circles", "a drawing of a cat", "a map"])
     out = model(images, texts)
