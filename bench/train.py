@@ -4,7 +4,7 @@ same model config, same batch, one process each, one data worker each, fp32.
 Steady state: samples per second of training steps after the first `--skip` steps (start-up,
 shuffle buffers and the first batches left out); the median of `--repeats` alternating runs.
 Writes bench/results/train.json.
-    python -m bench.train [--shards data/shards] [--steps 60] [--batch-size 128]
+    python -m bench.train [--shards data/shards] [--model openwit-tiny-rn] [--steps 60]
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import torch
 from bench import common
 from train import peer as open_clip_peer
 
-MODEL = Path(__file__).resolve().parents[1] / "train" / "configs" / "openwit-tiny.json"
+CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
 
 
-def ours(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
+def ours(model: Path, shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
     out = tmp / "ours"
     cmd = [
         sys.executable,
@@ -36,7 +36,7 @@ def ours(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
         "--out",
         str(out),
         "--model",
-        str(MODEL),
+        str(model),
         "--batch-size",
         str(batch),
         "--workers",
@@ -56,9 +56,9 @@ def ours(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
     return (rows[-1]["step"] - rows[0]["step"]) * batch / (rows[-1]["time"] - rows[0]["time"])
 
 
-def peer(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
+def peer(model: Path, shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
     cmd = open_clip_peer.command(
-        shards, MODEL, tmp / "peer", batch, samples=steps * batch, log_every=1
+        shards, model, tmp / "peer", batch, samples=steps * batch, log_every=1
     )
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
@@ -70,6 +70,12 @@ def peer(shards: str, steps: int, batch: int, skip: int, tmp: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shards", default="data/shards")
+    ap.add_argument(
+        "--model",
+        default="openwit-tiny-rn",
+        choices=sorted(p.stem for p in CONFIGS.glob("*.json")),
+        help="a config in train/configs/ (default: make train's model)",
+    )
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--skip", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=128)
@@ -79,7 +85,14 @@ def main() -> None:
     runs: dict[str, list[float]] = {"ours": [], "open_clip_train": []}
     for r in range(args.repeats):  # alternating, so drift on the box hits both alike
         with tempfile.TemporaryDirectory() as tmp:
-            same = (args.shards, args.steps, args.batch_size, args.skip, Path(tmp))
+            same = (
+                CONFIGS / f"{args.model}.json",
+                args.shards,
+                args.steps,
+                args.batch_size,
+                args.skip,
+                Path(tmp),
+            )
             runs["ours"].append(ours(*same))
             runs["open_clip_train"].append(peer(*same))
         print(f"run {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in runs.items()), flush=True)
@@ -90,7 +103,7 @@ def main() -> None:
         **common.stamp(),
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),
-        "model": MODEL.stem,
+        "model": args.model,
         "batch_size": args.batch_size,
         "steps": args.steps,
         "samples_per_s": {"ours": round(rate_ours, 1), "open_clip_train": round(rate_peer, 1)},

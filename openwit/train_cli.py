@@ -129,6 +129,8 @@ def train(
     else:
         cmd = [sys.executable, "-m", "train.trainer", *args]
     code = subprocess.call(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if code == 2:  # the trainer refused its arguments and said why
+        raise typer.Exit(2)
     if code != 0:
         fail(f"training stopped with exit status {code}; run the same command to resume")
     from train import report

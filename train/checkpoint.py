@@ -51,5 +51,15 @@ def latest(folder: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def mismatch(saved: dict, wanted: dict) -> str | None:
+    """How the run a checkpoint belongs to differs from the run asked for, or None. Resuming
+    another run (another model, rebuilt shards, another batch) would load the wrong weights
+    or walk the wrong data while looking like a continuation."""
+    for key, value in wanted.items():
+        if key in saved and saved[key] != value:
+            return f"it was trained with {key} {saved[key]!r}, this run has {value!r}"
+    return None
+
+
 def load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)

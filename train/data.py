@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,15 @@ def shard_list(spec: str) -> list[str]:
     if not found:
         raise FileNotFoundError(f"no .tar shards at {spec}; run `make shards` first")
     return found
+
+
+def fingerprint(shards: list[str], samples: int) -> str:
+    """Names what a run reads: shards rebuilt with the same names differ in their bytes."""
+    h = hashlib.blake2b(digest_size=4)
+    for s in shards:
+        size = os.path.getsize(s) if "://" not in s and os.path.isfile(s) else -1
+        h.update(f"{s.rsplit('/', 1)[-1]}:{size}\n".encode())
+    return f"{len(shards)} shards, {samples} samples, {h.hexdigest()}"
 
 
 def dataset_size(shards: list[str]) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
@@ -148,10 +149,24 @@ def train(cfg: TrainConfig) -> dict:
     steps_per_epoch = max(1, per_epoch // contrastive)
     total = steps_per_epoch * cfg.epochs
     step, epoch, in_epoch = 0, 0, 0
+    meta["run"] = {
+        "model": cfg.model,
+        "data": data.fingerprint(shards, per_epoch),
+        "contrastive batch": contrastive,
+        "loss": cfg.loss,
+    }
     if cfg.resume:
         path = checkpoint.latest(ckpt_dir) if cfg.resume == "latest" else Path(cfg.resume)
         if path is not None:
             state = checkpoint.load(path)
+            saved = state.get("run") or {"model": state["config"]["model"]}
+            if problem := checkpoint.mismatch(saved, meta["run"]):
+                print(
+                    f"error: cannot resume {path}: {problem}. Give this run its own folder "
+                    f"(openwit train --run NAME, or --out), or delete {out}",
+                    file=sys.stderr,
+                )
+                sys.exit(2)
             raw.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             step, epoch, in_epoch = state["step"], state["epoch"], state["in_epoch"]

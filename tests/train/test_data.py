@@ -29,6 +29,17 @@ def test_lists_and_sizes(sharded):
     assert brace == shards
 
 
+def test_fingerprint_tells_rebuilt_shards_apart(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, body in ((a, b"x" * 10), (b, b"x" * 11)):
+        folder.mkdir()
+        (folder / "00000.tar").write_bytes(body)
+    fa, fb = (data.fingerprint(data.shard_list(str(f)), 5) for f in (a, b))
+    assert fa.startswith("1 shards, 5 samples, ") and fa != fb
+    assert data.fingerprint(data.shard_list(str(a)), 5) == fa
+    assert data.fingerprint(data.shard_list(str(a)), 6) != fa
+
+
 def test_same_settings_same_batches_and_resume_skips_exactly(sharded):
     shards, cfg, tf, tok = setup(sharded[0])
     first = take(data.loader(shards, cfg, tf, tok, epoch=1, skip_batches=0), 6)

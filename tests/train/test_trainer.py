@@ -74,6 +74,26 @@ def test_killed_and_resumed_matches_the_uninterrupted_loss_trajectory(sharded, t
     assert all(abs(got[s] - want[s]) <= 1e-5 * abs(want[s]) for s in want), (got, want)
 
 
+def test_resume_refuses_another_runs_checkpoint(sharded, tmp_path):
+    out = tmp_path / "run"
+    first = subprocess.run(
+        trainer_cmd(sharded[0], out, "--max-steps", "1"), capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    kept = (out / "checkpoints" / "step-0000001.pt").read_bytes()
+    other = subprocess.run(
+        trainer_cmd(sharded[0], out, "--max-steps", "2", "--batch-size", "8"),
+        capture_output=True,
+        text=True,
+    )
+    assert other.returncode == 2
+    message = other.stderr.strip().splitlines()[-1]
+    assert "step-0000001.pt" in message and "contrastive batch 16" in message
+    assert "--run NAME" in message
+    assert (out / "checkpoints" / "step-0000001.pt").read_bytes() == kept
+    assert (out / "checkpoints" / "latest.txt").read_text().strip() == "step-0000001.pt"
+
+
 def test_openwit_train_writes_eval_json(sharded, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs go to ./data/train/<run>
     result = CliRunner().invoke(
