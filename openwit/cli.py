@@ -5,6 +5,7 @@ Stage modules are imported inside each command, so `openwit --help` stays instan
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -44,13 +45,20 @@ def sandbox_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical build exists.")] = False,
 ) -> None:
     """Generate the sandbox web: WARC pages, image plan, evaluation sets, ground truth."""
-    from pipeline.sandbox.build import build, is_built
+    from pipeline.sandbox.build import is_built
     from pipeline.sandbox.config import SandboxConfig
 
     cfg = SandboxConfig(seed=seed, n_pages=pages, clipart_dir=str(clipart_dir))
     if not force and is_built(out, cfg):
         console.print(f"{out} is already built with this config; nothing to do (--force rebuilds)")
         return
+    _build_sandbox(out, cfg)
+
+
+def _build_sandbox(out: Path, cfg) -> None:
+    from pipeline.sandbox.build import build
+
+    clipart_dir = Path(cfg.clipart_dir)
     if not (clipart_dir / "png").is_dir():
         console.print(
             f"[yellow]note:[/yellow] no openclipart at {clipart_dir}: procedural images "
@@ -233,6 +241,8 @@ def crawl(
     ] = False,
 ) -> None:
     """Harvest pairs, match them to the queries, balance, and download the images into shards."""
+    from dataclasses import replace
+
     from pipeline.balance import CLIP_T, BalanceConfig
     from pipeline.crawl import CrawlConfig, CrawlConfigMismatch
     from pipeline.download import DownloadConfig
@@ -261,7 +271,7 @@ def crawl(
         download=DownloadConfig(fetch=fetch, resize=resize, threads=threads),
     )
     if on_sandbox:
-        _ensure_sandbox(sandbox)
+        cfg = replace(cfg, inputs_version=_ensure_sandbox(sandbox))
     _ensure_queries(queries, default=queries == Path("data/queries"))
     executor_factory = options.executor_factory(executor, ray_address, task_cpus, task_memory)
     try:
@@ -274,12 +284,24 @@ def crawl(
     _print_crawl_summary(summary, out)
 
 
-def _ensure_sandbox(root: Path) -> None:
-    if not (root / "sandbox.json").is_file():
+def _ensure_sandbox(root: Path) -> str:
+    """Build the sandbox if it is missing or of an older format; returns its build's digest."""
+    from pipeline.sandbox.build import FORMAT_VERSION
+    from pipeline.sandbox.config import SandboxConfig
+
+    meta = root / "sandbox.json"
+    if not meta.is_file():
         console.print(f"no sandbox at {root}: building it first")
         sandbox_build(
             out=root, seed=0, pages=3000, clipart_dir=Path("/usr/share/openclipart"), force=False
         )
+    elif (saved := json.loads(meta.read_text())).get("format_version") != FORMAT_VERSION:
+        console.print(
+            f"{root} is sandbox format {saved.get('format_version')} and this OpenWIT serves "
+            f"format {FORMAT_VERSION}: rebuilding it with its own settings"
+        )
+        _build_sandbox(root, SandboxConfig.from_json(saved["config"]))
+    return hashlib.sha256(meta.read_bytes()).hexdigest()[:16]
 
 
 def _ensure_queries(path: Path, default: bool) -> None:

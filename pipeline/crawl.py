@@ -50,6 +50,9 @@ class CrawlConfig:
     harvest: HarvestConfig = field(default_factory=HarvestConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     download: DownloadConfig = field(default_factory=DownloadConfig)
+    # What the inputs hold beyond their paths (the sandbox's build): a rebuilt sandbox serves
+    # other images at the same URLs, and a finished crawl of the old one must not pass for it.
+    inputs_version: str = ""
 
 
 CrawlConfigMismatch = storage.ConfigMismatch

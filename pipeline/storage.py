@@ -151,11 +151,26 @@ def claim_output(out: Path, fingerprint: dict, what: str) -> None:
     """Record the settings a job writes `out` with, or refuse if it holds other ones."""
     path = out / "_config.json"
     if path.is_file():
-        if json.loads(path.read_text()) != fingerprint:
+        saved = json.loads(path.read_text())
+        if saved != fingerprint:
+            keys = differing_keys(saved, fingerprint)
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
             raise ConfigMismatch(
-                f"{out} holds {what} made with other settings; give another --out, "
-                "or delete it to start over"
+                f"{out} holds {what} made with other settings ({', '.join(keys[:3])}{more} "
+                f"{'differs' if len(keys) == 1 else 'differ'}); give another --out, or delete "
+                "it to start over"
             )
         return
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(fingerprint, indent=2))
+
+
+def differing_keys(a: object, b: object, prefix: str = "") -> list[str]:
+    """Dotted paths at which two JSON values differ, so a refusal can say what changed."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            k
+            for key in sorted(set(a) | set(b), key=str)
+            for k in differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        ]
+    return [] if a == b else [prefix.rstrip(".") or "value"]

@@ -41,8 +41,12 @@ def transform_params(kind: str, seed: int, w: int, h: int) -> dict:
     if kind == "crop":
         fx, fy = rng.uniform(0.03, 0.1, 2)
         left, top = round(w * fx * rng.random()), round(h * fy * rng.random())
-        box = (left, top, left + round(w * (1 - fx)), top + round(h * (1 - fy)))
-        return {"box": box, "size": (box[2] - box[0], box[3] - box[1])}
+        # At least one pixel off each side that has one to spare: rounding alone would leave a
+        # side under 17 px whole, and a "crop" of a 6x3 drawing would be an exact copy.
+        cw, ch = (max(1, min(n - 1, round(n * (1 - f)))) for n, f in ((w, fx), (h, fy)))
+        left, top = min(left, w - cw), min(top, h - ch)
+        box = (left, top, left + cw, top + ch)
+        return {"box": box, "size": (cw, ch)}
     if kind == "colour":
         return {
             "brightness": rng.uniform(0.85, 1.15),

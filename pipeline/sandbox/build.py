@@ -29,7 +29,7 @@ from pipeline.sandbox.warc import WarcWriter
 from queries.io import atomic_write_text
 
 CRAWL = "SANDBOX-2024-18"
-FORMAT_VERSION = 3  # 3: more distinct clip art (clipart.LOOK_ALIKE_RMS 0.6)
+FORMAT_VERSION = 4  # 3: more distinct clip art (clipart.LOOK_ALIKE_RMS 0.6); 4: crops always crop
 _EPOCH = datetime(2024, 5, 1, tzinfo=UTC)
 
 

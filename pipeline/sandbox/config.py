@@ -93,3 +93,8 @@ class SandboxConfig:
     eval_per_class: int = 50  # 500 images per set: accuracy to about ±0.02 (1 s.d.)
     eval_clipart_per_class: int = 12
     eval_retrieval: int = 200
+
+    @classmethod
+    def from_json(cls, d: dict) -> SandboxConfig:
+        """The config a sandbox.json recorded (JSON turned the page range into a list)."""
+        return cls(**{**d, "imgs_per_page": tuple(d["imgs_per_page"])})

@@ -1,16 +1,22 @@
 """The crawl end to end on the small sandbox, on the session's Ray: exact reconciliation with the
 ground truth, idempotent reruns, and kill -9 in the middle then resume."""
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
-from openwit.cli import app
+from openwit.cli import _ensure_sandbox, app
+from pipeline.crawl import CrawlConfig, CrawlConfigMismatch, _check_config
+from pipeline.sandbox.build import FORMAT_VERSION
 from tests.conftest import crawl_args as args
 from tests.conftest import kill_9_when
 
@@ -69,7 +75,27 @@ def test_a_second_run_does_nothing_and_says_so(crawled, sandbox_dir, query_list)
 def test_other_settings_on_the_same_output_are_refused(crawled, sandbox_dir, query_list):
     out, _ = crawled
     result = runner.invoke(app, [*args(sandbox_dir, query_list[1], out), "--seed", "9"])
-    assert result.exit_code == 2 and "other settings" in result.output
+    assert result.exit_code == 2 and "other settings (config.balance.seed differs)" in result.output
+
+
+def test_a_crawl_of_another_sandbox_build_is_refused(tmp_path):
+    # A rebuilt sandbox serves other images at the same URLs.
+    cfg = CrawlConfig(inputs=("sandbox/crawl-data",), out=str(tmp_path), inputs_version="a1")
+    _check_config(cfg, tmp_path, "q")
+    _check_config(cfg, tmp_path, "q")
+    with pytest.raises(CrawlConfigMismatch, match=r"\(config\.inputs_version differs\)"):
+        _check_config(replace(cfg, inputs_version="b2"), tmp_path, "q")
+
+
+def test_a_sandbox_of_an_older_format_is_rebuilt_with_its_own_settings(sandbox_dir, tmp_path):
+    root = tmp_path / "sandbox"
+    shutil.copytree(sandbox_dir, root)
+    meta = root / "sandbox.json"
+    current = meta.read_bytes()
+    meta.write_text(json.dumps({**json.loads(current), "format_version": FORMAT_VERSION - 1}))
+    digest = _ensure_sandbox(root)
+    assert meta.read_bytes() == current  # the same seed, size and shares as before
+    assert digest == hashlib.sha256(current).hexdigest()[:16] == _ensure_sandbox(root)
 
 
 def test_kill_9_mid_crawl_then_rerun_gives_the_same_keys_and_statuses(
