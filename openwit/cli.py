@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,6 +18,9 @@ from openwit import options
 from openwit.ui import console
 from openwit.ui import fail as _fail
 from openwit.ui import table as _table
+
+if TYPE_CHECKING:
+    from pipeline.sandbox.config import SandboxConfig
 
 app = typer.Typer(
     help="OpenWIT: build a CLIP-style image-text corpus and train on it.",
@@ -55,7 +58,7 @@ def sandbox_build(
     _build_sandbox(out, cfg)
 
 
-def _build_sandbox(out: Path, cfg) -> None:
+def _build_sandbox(out: Path, cfg: SandboxConfig) -> None:
     from pipeline.sandbox.build import build
 
     clipart_dir = Path(cfg.clipart_dir)
@@ -292,9 +295,7 @@ def _ensure_sandbox(root: Path) -> str:
     meta = root / "sandbox.json"
     if not meta.is_file():
         console.print(f"no sandbox at {root}: building it first")
-        sandbox_build(
-            out=root, seed=0, pages=3000, clipart_dir=Path("/usr/share/openclipart"), force=False
-        )
+        _build_sandbox(root, SandboxConfig())
     elif (saved := json.loads(meta.read_text())).get("format_version") != FORMAT_VERSION:
         console.print(
             f"{root} is sandbox format {saved.get('format_version')} and this OpenWIT serves "
