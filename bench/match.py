@@ -48,7 +48,13 @@ def ray_scaling(entries: list[str], texts: list[str], most: int, repeats: int) -
     import ray
 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
-    ray.init(num_cpus=most, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(
+        address="local",  # our own Ray, not one already running here
+        num_cpus=most,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
 
     @ray.remote(num_cpus=1)
     class Worker:

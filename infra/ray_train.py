@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     from train.trainer import parse
 
     out = Path(parse(trainer_args).out).resolve()  # also checks the trainer's arguments first
-    ray.init(address=args.address, num_cpus=None if args.address else args.cpus)
+    ray.init(address=args.address or "local", num_cpus=None if args.address else args.cpus)
     TorchTrainer(
         _loop,
         train_loop_config={"argv": trainer_args},

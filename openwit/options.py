@@ -8,7 +8,8 @@ import typer
 
 Executor = Annotated[str, typer.Option(help="ray or local.")]
 RayAddress = Annotated[
-    str | None, typer.Option(help="An existing Ray cluster (default: a local one).")
+    str | None,
+    typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS, else a new local Ray)."),
 ]
 TaskCpus = Annotated[float, typer.Option(help="CPUs each Ray task holds.")]
 TaskMemory = Annotated[
