@@ -16,6 +16,7 @@ import ahocorasick
 import pyarrow.parquet as pq
 
 from bench import common
+from pipeline.executor import init_ray
 from queries.build import load
 from queries.match import Matcher, naive_match, spacing
 
@@ -47,14 +48,7 @@ def ray_scaling(entries: list[str], texts: list[str], most: int, repeats: int) -
     """Texts/s with 1..`most` Ray actors, each holding a matcher, on equal slices."""
     import ray
 
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
-    ray.init(
-        address="local",  # our own Ray, not one already running here
-        num_cpus=most,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    init_ray("local", num_cpus=most)  # our own Ray, not one already running here
 
     @ray.remote(num_cpus=1)
     class Worker:

@@ -78,22 +78,8 @@ class RayExecutor:
         # nodes by what they need, not only by cores.
         self.max_retries, self.task_cpus, self.task_memory = max_retries, task_cpus, task_memory
         self._owns = not ray.is_initialized()
-        # No address (and no RAY_ADDRESS) means a Ray of our own on this machine: "local" starts
-        # one even where a dead or unrelated Ray left its address in /tmp/ray, which a plain
-        # ray.init() would try to join (and then reject num_cpus).
-        address = address or os.environ.get("RAY_ADDRESS") or "local"
-        if self._owns and address.startswith(("local", "127.")):
-            # One machine: keep Ray on loopback instead of the address it would pick from the
-            # default route (its own "no multi-node" switch, which is what a local run wants).
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         if self._owns:
-            ray.init(
-                address=address,
-                num_cpus=(num_cpus or os.cpu_count()) if address == "local" else None,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
+            init_ray(address, num_cpus)
 
     def put(self, key: str, value: Any) -> Shared:
         import ray
@@ -126,6 +112,26 @@ class RayExecutor:
 
         if self._owns and ray.is_initialized():
             ray.shutdown()
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join `address` (else $RAY_ADDRESS), or start a Ray of our own on this machine."""
+    import ray
+
+    # "local" starts our own even where a dead or unrelated Ray left its address in /tmp/ray,
+    # which a plain ray.init() would try to join (and then reject num_cpus).
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    if address.startswith(("local", "127.")):
+        # One machine: keep Ray on loopback instead of the address it would pick from the
+        # default route (its own "no multi-node" switch, which is what a local run wants).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray.init(
+        address=address,
+        num_cpus=(num_cpus or os.cpu_count()) if address == "local" else None,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
 
 
 def parse_bytes(text: str | None) -> int | None:

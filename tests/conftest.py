@@ -25,19 +25,11 @@ def query_list(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ray_cluster():
     """One local Ray for the whole session (starting one costs seconds)."""
-    import os
-
     import ray
 
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # Ray on 127.0.0.1 only
-    # "local": our own Ray even if another one runs on this machine (plain init would join it).
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    from pipeline.executor import init_ray
+
+    init_ray("local", num_cpus=2)  # our own, even if another Ray runs on this machine
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
