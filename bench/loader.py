@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from bench import common
-from train import data
+from train import augment, data
 from train import model as models
 
 MODEL = Path(__file__).resolve().parents[1] / "train" / "configs" / "openwit-tiny.json"
@@ -57,6 +57,7 @@ def raw_rate(blobs: list[bytes], draft: int, size: int, procs: int) -> float:
 
 def loader_rate(shards: list[str], batch: int, batches: int, workers: int, warm: int) -> float:
     _, train_tf, _, tok = models.create(str(MODEL))
+    train_tf = augment.square_crop(train_tf)  # the trainer's default crop
     size = train_tf.transforms[0].size[0]
     cfg = data.DataConfig(batch_size=batch, workers=workers, decode_size=2 * size)
     it = iter(data.loader(shards, cfg, train_tf, tok, epoch=0, skip_batches=0))

@@ -49,6 +49,8 @@ def ours(model: Path, shards: str, steps: int, batch: int, skip: int, tmp: Path)
         str(10**9),
         "--precision",
         "fp32",
+        "--crop",  # open_clip_train's augmentation, so both do the same work per sample
+        "resized",
     ]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]

@@ -64,6 +64,11 @@ def train(
         int, typer.Option(help="Data-loader workers per process (default: half the cores).")
     ] = max(1, (os.cpu_count() or 2) // 2),
     loss: Annotated[str, typer.Option(help="clip or siglip.")] = "clip",
+    crop: Annotated[
+        str,
+        typer.Option(help="square (CLIP's random square crop) or resized (open_clip's)."),
+    ] = "square",
+    flip: Annotated[bool, typer.Option(help="Mirror half of the images left-right.")] = False,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), bf16 or fp32.")] = "auto",
     nproc: Annotated[int, typer.Option(help="Processes on this machine (torchrun).")] = 1,
     eval_dir: Annotated[
@@ -100,6 +105,8 @@ def train(
         str(workers),
         "--loss",
         loss,
+        "--crop",
+        crop,
         "--precision",
         precision,
         "--seed",
@@ -115,6 +122,8 @@ def train(
         args += ["--contamination", str(contamination)]
     if max_steps:
         args += ["--max-steps", str(max_steps)]
+    if flip:
+        args.append("--flip")
     if nproc > 1:
         cmd = [
             sys.executable,

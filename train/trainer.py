@@ -25,7 +25,7 @@ import open_clip
 import torch
 import torch.distributed as dist
 
-from train import checkpoint, data, evaluate, optim
+from train import augment, checkpoint, data, evaluate, optim
 from train import model as models
 from train.loss import ClipLoss, SigLipLoss
 
@@ -44,6 +44,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     accum: int = 1
     loss: str = "clip"  # or "siglip"
+    crop: str = "square"  # CLIP's random square crop; "resized": open_clip's RandomResizedCrop
+    flip: bool = False  # a random left-right mirror after the crop
     local_loss: bool = False
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     grad_checkpointing: bool = False
@@ -118,6 +120,10 @@ def train(cfg: TrainConfig) -> dict:
     ckpt_dir = out / "checkpoints"
     torch.manual_seed(cfg.seed)
     model, train_tf, eval_tf, tokenizer = models.create(cfg.model, device)
+    if cfg.crop == "square":
+        train_tf = augment.square_crop(train_tf)
+    if cfg.flip:
+        train_tf = augment.with_flip(train_tf)
     # open_clip's own config goes into every checkpoint: any consumer can rebuild the model
     # with open_clip alone (the shards job's model-score filter does).
     name = models.register(cfg.model)
@@ -154,6 +160,8 @@ def train(cfg: TrainConfig) -> dict:
         "data": data.fingerprint(shards, per_epoch),
         "contrastive batch": contrastive,
         "loss": cfg.loss,
+        "crop": cfg.crop,
+        "flip": cfg.flip,
     }
     if cfg.resume:
         path = checkpoint.latest(ckpt_dir) if cfg.resume == "latest" else Path(cfg.resume)
@@ -333,6 +341,7 @@ def parse(argv: list[str] | None = None) -> TrainConfig:
         "grad_clip",
         "accum",
         "loss",
+        "crop",
         "precision",
         "checkpoint_every",
         "log_every",
@@ -351,7 +360,7 @@ def parse(argv: list[str] | None = None) -> TrainConfig:
         ap.add_argument("--" + f.replace("_", "-"), type=kind, default=default)
     for f in ("batch_size", "workers", "shuffle_buffer"):
         ap.add_argument("--" + f.replace("_", "-"), type=int, default=getattr(dd, f))
-    for f in ("local_loss", "grad_checkpointing", "compile"):
+    for f in ("local_loss", "grad_checkpointing", "compile", "flip"):
         ap.add_argument("--" + f.replace("_", "-"), action="store_true")
     a = vars(ap.parse_args(argv))
     cfg_data = data.DataConfig(
@@ -368,6 +377,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = parse(argv)
     if cfg.loss not in ("clip", "siglip"):
         raise SystemExit(f"--loss {cfg.loss!r}: use clip or siglip")
+    if cfg.crop not in ("square", "resized"):
+        raise SystemExit(f"--crop {cfg.crop!r}: use square (CLIP's) or resized (open_clip's)")
     result = train(cfg)
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(json.dumps(result), flush=True)

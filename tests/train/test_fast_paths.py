@@ -12,7 +12,7 @@ from torchvision.transforms import functional as F
 
 from train import model as models
 from train import tar_stream
-from train.augment import CropResize
+from train.augment import CropResize, RandomSquareCrop, square_crop, with_flip
 from train.text import FastTokenizer
 
 
@@ -46,6 +46,57 @@ def test_crop_box_follows_scale_and_ratio(tiny):
     for _ in range(200):
         _, _, w, h = fast.box(400, 300, rng)
         assert 0.9 * 0.98 <= w * h / (400 * 300) <= 1.0 and 0.7 <= w / h <= 1.4
+
+
+def test_square_crop_matches_torchvision(tiny):
+    train_tf = square_crop(tiny[0])
+    assert isinstance(train_tf.transforms[0], RandomSquareCrop)
+    fast = CropResize.from_transform(train_tf)
+    assert fast is not None and fast.square
+    rng = np.random.default_rng(2)
+    for w, h in [(341, 256), (256, 341), (64, 64), (90, 400)]:
+        im = Image.fromarray(rng.integers(0, 256, (h, w, 3), np.uint8))
+        left, top, cw, ch = fast.box(w, h, np.random.default_rng(w))
+        assert cw == ch == min(w, h) and 0 <= left <= w - cw and 0 <= top <= h - ch
+        ours = fast.normalize(fast(im, np.random.default_rng(w))[None])[0]
+        crop = F.resized_crop(im, top, left, ch, cw, [64, 64], T.InterpolationMode.BICUBIC)
+        theirs = train_tf.transforms[-1](F.to_tensor(crop))
+        assert (ours - theirs).abs().max() <= 1 / 255 / min(train_tf.transforms[-1].std) + 1e-6
+        torch.manual_seed(0)  # the slow path: same kind of box, on torch's generator
+        slow = train_tf(im)
+        assert slow.shape == (3, 64, 64)
+
+
+def test_square_crop_keeps_shapes_round(tiny):
+    """A 4:3 image of a circle: the square crop keeps it round, open_clip's crop squeezes it."""
+    w, h = 400, 300
+    yy, xx = np.mgrid[:h, :w]
+    disc = ((xx - w / 2) ** 2 + (yy - h / 2) ** 2 < 100**2).astype(np.uint8) * 255
+    im = Image.fromarray(np.stack([disc] * 3, -1))
+
+    def aspect(fast, seed):
+        mask = fast(im, np.random.default_rng(seed))[0].numpy() > 127
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        return (cols[-1] - cols[0] + 1) / (rows[-1] - rows[0] + 1)
+
+    square = CropResize.from_transform(square_crop(tiny[0]))
+    resized = CropResize.from_transform(tiny[0])
+    assert all(abs(aspect(square, s) - 1) < 0.05 for s in range(20))
+    assert max(abs(aspect(resized, s) - 1) for s in range(20)) > 0.15
+
+
+def test_flip_mirrors_about_half_and_only_mirrors(tiny):
+    fast = CropResize.from_transform(with_flip(square_crop(tiny[0])))
+    plain = CropResize.from_transform(square_crop(tiny[0]))
+    assert fast is not None and fast.flip == 0.5 and plain.flip == 0
+    im = Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), np.uint8))
+    same = mirrored = 0
+    for seed in range(200):
+        ours = fast(im, np.random.default_rng(seed))
+        base = plain(im, np.random.default_rng(seed))
+        same += torch.equal(ours, base)
+        mirrored += torch.equal(ours, base.flip(-1))
+    assert same + mirrored == 200 and 70 < mirrored < 130
 
 
 def test_tokens_equal_open_clip(tiny):

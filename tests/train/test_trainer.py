@@ -5,10 +5,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from openwit.cli import app
 from tests.conftest import kill_9_when
+from train import trainer
 
 
 def trainer_cmd(shards, out, *extra):
@@ -122,3 +124,11 @@ def test_openwit_train_writes_eval_json(sharded, tmp_path, monkeypatch):
     assert ev["overlap"]["shapes"]["n_all"] == ev["zero_shot"]["shapes"]["n"]
     assert (tmp_path / "data/train/t/report.html").is_file()
     assert "zero-shot shapes" in result.output
+
+
+def test_an_unknown_crop_or_loss_is_one_line_naming_the_choices(tmp_path):
+    for flag, value, choices in (("--crop", "random", "square"), ("--loss", "hinge", "siglip")):
+        with pytest.raises(SystemExit) as e:
+            trainer.main(["--shards", str(tmp_path), "--out", str(tmp_path / "o"), flag, value])
+        assert value in str(e.value) and choices in str(e.value)
+    assert not (tmp_path / "o").exists()
