@@ -86,6 +86,21 @@ def _encode_text_trimmed(self, text: torch.Tensor, normalize: bool = False) -> t
     return torch.nn.functional.normalize(x, dim=-1) if normalize else x
 
 
+def channels_last(model: torch.nn.Module) -> bool:
+    """Lay a convolutional image tower's weights out channels-last; True if it has one.
+
+    oneDNN on CPU (and cuDNN on tensor cores) run convolutions faster in NHWC: the default
+    ResNet's forward + backward takes 28 % less time on this box's two cores (docs/train.md).
+    A ViT has a single convolution, the patch embedding, and gains nothing, so it is left
+    alone. Same arithmetic, other memory order: results agree to float rounding."""
+    visual = getattr(model, "visual", None)
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in visual.modules()) if visual else 0
+    if convs < 2:
+        return False
+    visual.to(memory_format=torch.channels_last)
+    return True
+
+
 def image_side(model: torch.nn.Module) -> int:
     """The side of the square images the model's image tower takes."""
     size = model.visual.image_size

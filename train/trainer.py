@@ -130,6 +130,7 @@ def train(cfg: TrainConfig) -> dict:
     meta = {"model_name": name, "model_config": open_clip.get_model_config(name)}
     if cfg.loss == "siglip" and getattr(model, "logit_bias", None) is None:
         model.logit_bias = torch.nn.Parameter(torch.tensor(-10.0, device=device))
+    models.channels_last(model)
     if cfg.grad_checkpointing:
         model.set_grad_checkpointing(True)
     raw = model

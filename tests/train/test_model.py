@@ -48,3 +48,20 @@ def test_trimmed_text_padding_gives_open_clips_features_and_gradients():
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):  # equal up to float rounding (1e-5 relative)
         assert (g - w).abs().max() <= 1e-5 * w.abs().max()
+
+
+def test_channels_last_changes_layout_not_results():
+    torch.manual_seed(0)
+    rn, _, _, _ = models.create("openwit-tiny-rn")
+    vit, _, _, _ = models.create("openwit-tiny")
+    images = torch.randn(6, 3, 64, 64)
+    rn.eval()
+    with torch.no_grad():
+        before = rn.encode_image(images)
+    assert models.channels_last(rn) and not models.channels_last(vit)
+    convs = [m for m in rn.visual.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    assert not all(c.weight.is_contiguous() for c in convs if c.kernel_size != (1, 1))
+    with torch.no_grad():
+        after = rn.encode_image(images)
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
