@@ -73,7 +73,8 @@ class CropResize:
 
     @classmethod
     def from_transform(cls, tf) -> CropResize | None:
-        """The fast path for open_clip's train transform; None for anything else."""
+        """The fast path for a crop (open_clip's or the square), an optional mirror, then
+        open_clip's passive steps and Normalize; None for anything else."""
         steps = getattr(tf, "transforms", None)
         if not steps or not isinstance(steps[0], T.RandomResizedCrop | RandomSquareCrop):
             return None

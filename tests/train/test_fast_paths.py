@@ -62,9 +62,12 @@ def test_square_crop_matches_torchvision(tiny):
         crop = F.resized_crop(im, top, left, ch, cw, [64, 64], T.InterpolationMode.BICUBIC)
         theirs = train_tf.transforms[-1](F.to_tensor(crop))
         assert (ours - theirs).abs().max() <= 1 / 255 / min(train_tf.transforms[-1].std) + 1e-6
-        torch.manual_seed(0)  # the slow path: same kind of box, on torch's generator
+        torch.manual_seed(0)  # the slow path: the same square, drawn from torch's generator
         slow = train_tf(im)
-        assert slow.shape == (3, 64, 64)
+        torch.manual_seed(0)
+        left, top = (int(torch.randint(0, n - cw + 1, ())) for n in (w, h))
+        crop = F.resized_crop(im, top, left, cw, cw, [64, 64], T.InterpolationMode.BICUBIC)
+        torch.testing.assert_close(slow, train_tf.transforms[-1](F.to_tensor(crop)))
 
 
 def test_square_crop_keeps_shapes_round(tiny):
