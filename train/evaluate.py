@@ -77,15 +77,20 @@ def classifier(
 
 
 def zero_shot(image_feats, labels: list[int], weights) -> tuple[dict, np.ndarray]:
+    """Top-1/top-5, and the confusion matrix: `confusion[i][j]` counts images of class i that
+    the model named class j (rows sum to the class sizes), which says *where* the misses go."""
     logits = image_feats @ weights.T
     top = logits.topk(min(5, weights.shape[0]), dim=1).indices.numpy()
     y = np.array(labels)
     correct = top[:, 0] == y
+    k = weights.shape[0]
+    confusion = np.bincount(y * k + top[:, 0], minlength=k * k).reshape(k, k)
     return {
         "top1": float(correct.mean()),
         "top5": float((top == y[:, None]).any(1).mean()),
-        "chance": 1 / weights.shape[0],
+        "chance": 1 / k,
         "n": len(y),
+        "confusion": confusion.tolist(),
     }, correct
 
 
@@ -179,6 +184,7 @@ def evaluate(
         labels = [folders.index(label) for _, label, _ in items]
         weights = classifier(model, tokenizer, names, templates.get(name, TEMPLATES), device)
         result["zero_shot"][name], correct = zero_shot(feats, labels, weights)
+        result["zero_shot"][name]["classes"] = folders
         result["linear_probe"][name] = linear_probe(feats.numpy(), labels)
         if contamination is not None and name in contamination:
             ids = [i for i, *_ in items]

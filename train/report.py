@@ -24,6 +24,28 @@ def _read_metrics(run: Path) -> list[dict]:
     return [rows[k] for k in sorted(rows)]
 
 
+def _confusion_figure(sets: dict[str, dict]):
+    """One heatmap per zero-shot set: rows are the true class, columns the class the model
+    named, each row as shares of that class's images (a column that fills up is a class the
+    model answers for everything)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 4.4), squeeze=False)
+    for ax, (name, v) in zip(axes[0], sets.items(), strict=True):
+        m = np.asarray(v["confusion"], dtype=float)
+        m = m / np.maximum(m.sum(1, keepdims=True), 1)
+        ax.imshow(m, vmin=0, vmax=1, cmap="Blues")
+        labels = v.get("classes") or [str(i) for i in range(len(m))]
+        ax.set_xticks(range(len(m)), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(m)), labels, fontsize=7)
+        ax.set_xlabel("named")
+        ax.set_ylabel("true")
+        ax.set_title(f"{name} (top-1 {v['top1']:.3f})")
+    fig.tight_layout()
+    return fig
+
+
 def write(run: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -68,6 +90,9 @@ def write(run: str | Path) -> Path:
             "<h2>Zero-shot</h2>",
             html_table(zs, ["set", "top-1", "top-5", "chance", "× chance"]),
         ]
+        confusions = {k: v for k, v in result["zero_shot"].items() if "confusion" in v}
+        if confusions:
+            parts += ["<h3>Where the misses go</h3>", png_tag(_confusion_figure(confusions))]
         rt = [
             (k, d, *(f"{v[d][f'R@{n}']:.3f}" for n in (1, 5, 10)))
             for k, v in result["retrieval"].items()

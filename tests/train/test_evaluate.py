@@ -1,3 +1,4 @@
+import numpy as np
 import torch
 
 from train import evaluate
@@ -19,3 +20,18 @@ def test_a_class_with_several_names_averages_every_name_through_every_template()
     expected = torch.nn.functional.normalize(prompts.mean(0), dim=0)
     assert torch.allclose(w[1], expected, atol=1e-6)
     assert torch.allclose(w[0], single[0], atol=1e-6)  # a plain string is a one-name class
+
+
+def test_the_confusion_matrix_counts_true_class_against_the_class_named():
+    # Three classes on the axes; images 0-1 are class 0, 2-4 class 1, 5 class 2.
+    weights = torch.eye(3)
+    feats = torch.tensor(
+        [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0]], dtype=torch.float
+    )
+    labels = [0, 0, 1, 1, 1, 2]
+    result, correct = evaluate.zero_shot(feats, labels, weights)
+    assert result["confusion"] == [[1, 1, 0], [1, 2, 0], [0, 1, 0]]
+    assert correct.tolist() == [True, False, True, True, False, False]
+    m = np.array(result["confusion"])
+    assert m.sum(1).tolist() == [2, 3, 1]  # rows are the class sizes
+    assert np.trace(m) / m.sum() == result["top1"] == 0.5

@@ -119,10 +119,13 @@ def test_openwit_train_writes_eval_json(sharded, tmp_path, monkeypatch):
     assert set(ev["zero_shot"]) == {"shapes", "colours", "clipart"}
     for v in ev["zero_shot"].values():
         assert 0 <= v["top1"] <= v["top5"] <= 1 and 0 < v["chance"] < 1
+        assert len(v["confusion"]) == len(v["classes"]) == round(1 / v["chance"])
+    shape_classes = ev["zero_shot"]["shapes"]["classes"]
+    assert "circle" in shape_classes and shape_classes == sorted(shape_classes)  # folder order
     assert set(ev["retrieval"]["retrieval"]["image_to_text"]) == {"R@1", "R@5", "R@10"}
     assert 0 <= ev["linear_probe"]["shapes"]["top1"] <= 1
     assert ev["overlap"]["shapes"]["n_all"] == ev["zero_shot"]["shapes"]["n"]
-    assert (tmp_path / "data/train/t/report.html").is_file()
+    assert "Where the misses go" in (tmp_path / "data/train/t/report.html").read_text()
     assert "zero-shot shapes" in result.output
 
 
