@@ -69,6 +69,9 @@ def train(
         typer.Option(help="square (CLIP's random square crop) or resized (open_clip's)."),
     ] = "square",
     flip: Annotated[bool, typer.Option(help="Mirror half of the images left-right.")] = False,
+    hard_negatives: Annotated[
+        bool, typer.Option(help="Score each caption against a copy with one word swapped.")
+    ] = False,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), bf16 or fp32.")] = "auto",
     nproc: Annotated[int, typer.Option(help="Processes on this machine (torchrun).")] = 1,
     eval_dir: Annotated[
@@ -124,6 +127,8 @@ def train(
         args += ["--max-steps", str(max_steps)]
     if flip:
         args.append("--flip")
+    if hard_negatives:
+        args.append("--hard-negatives")
     if nproc > 1:
         cmd = [
             sys.executable,

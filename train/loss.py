@@ -34,7 +34,16 @@ class ClipLoss(torch.nn.Module):
         super().__init__()
         self.local_loss = local_loss
 
-    def forward(self, image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor):
+    def forward(
+        self,
+        image: torch.Tensor,
+        text: torch.Tensor,
+        logit_scale: torch.Tensor,
+        negatives: torch.Tensor | None = None,
+        valid: torch.Tensor | None = None,
+    ):
+        """`negatives`: features of extra captions (train/negatives.py), one more column each
+        in the image→text softmax (NegCLIP); `valid` masks the ones that are not real."""
         rank, _ = rank_and_world()
         all_image, all_text = gather(image), gather(text)
         if self.local_loss:
@@ -45,6 +54,13 @@ class ClipLoss(torch.nn.Module):
             logits_i = logit_scale * all_image @ all_text.T
             logits_t = logits_i.T
             labels = torch.arange(len(all_image), device=image.device)
+        if negatives is not None:
+            all_neg = gather(negatives)
+            mask = torch.zeros(len(negatives), device=image.device)
+            if valid is not None:
+                mask = mask.masked_fill(~valid.to(image.device), float("-inf"))
+            extra = logit_scale * (image if self.local_loss else all_image) @ all_neg.T
+            logits_i = torch.cat([logits_i, extra + gather(mask)], dim=1)
         return (F.cross_entropy(logits_i, labels) + F.cross_entropy(logits_t, labels)) / 2
 
 

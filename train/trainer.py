@@ -21,11 +21,12 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import open_clip
 import torch
 import torch.distributed as dist
 
-from train import augment, checkpoint, data, evaluate, optim
+from train import augment, checkpoint, data, evaluate, negatives, optim
 from train import model as models
 from train.loss import ClipLoss, SigLipLoss
 
@@ -46,6 +47,7 @@ class TrainConfig:
     loss: str = "clip"  # or "siglip"
     crop: str = "square"  # CLIP's random square crop; "resized": open_clip's RandomResizedCrop
     flip: bool = False  # a random left-right mirror after the crop
+    hard_negatives: bool = False  # NegCLIP: each caption with one word swapped (clip loss)
     local_loss: bool = False
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     grad_checkpointing: bool = False
@@ -75,43 +77,45 @@ def setup_distributed() -> tuple[int, int, torch.device]:
 def micro_step_losses(model, loss_fn, batches, device, autocast) -> list[torch.Tensor]:
     """Backward over `batches` as one contrastive batch; returns the loss (one per micro)."""
 
-    def forward(images, texts):
+    def forward(images, texts, valid=None):
+        """Features (image, text, negative text); a batch with negatives carries them as
+        its texts' second half, so one text-tower pass (and DDP's hooks) covers both."""
         with autocast():
             out = model(images.to(device, non_blocking=True), texts.to(device, non_blocking=True))
-        return out
+        n, txt = len(images), out["text_features"]
+        return out, (out["image_features"], txt[:n], txt[n:] if valid is not None else None)
 
+    valids = [b[2] if len(b) > 2 else None for b in batches]
+    valid = None if valids[0] is None else torch.cat(valids)
     if len(batches) == 1:
-        out = forward(*batches[0])
-        loss = _loss(loss_fn, out, out["image_features"], out["text_features"])
+        out, feats = forward(*batches[0])
+        loss = _loss(loss_fn, out, *feats, valid)
         loss.backward()
         return [loss.detach()]
     with torch.no_grad():  # every micro-batch's features, to stand in for the others
-        cached = [forward(*b) for b in batches]
+        cached = [forward(*b)[1] for b in batches]
     losses = []
     for j, b in enumerate(batches):
-        out = forward(*b)
-        img = torch.cat(
-            [c["image_features"] if k != j else out["image_features"] for k, c in enumerate(cached)]
-        )
-        txt = torch.cat(
-            [c["text_features"] if k != j else out["text_features"] for k, c in enumerate(cached)]
-        )
+        out, own = forward(*b)
+        feats = [[own[p] if k == j else c[p] for k, c in enumerate(cached)] for p in range(3)]
+        img, txt = torch.cat(feats[0]), torch.cat(feats[1])
+        neg = torch.cat(feats[2]) if valid is not None else None
         sync = getattr(model, "no_sync", None)
         ctx = sync() if sync is not None and j < len(batches) - 1 else nullcontext()
         with ctx:
-            loss = _loss(loss_fn, out, img, txt, scale_grad=j == len(batches) - 1)
+            loss = _loss(loss_fn, out, img, txt, neg, valid, scale_grad=j == len(batches) - 1)
             loss.backward()
         losses.append(loss.detach())
     return losses
 
 
-def _loss(loss_fn, out, img, txt, scale_grad: bool = True):
+def _loss(loss_fn, out, img, txt, neg=None, valid=None, scale_grad: bool = True):
     scale, bias = out["logit_scale"], out.get("logit_bias")
     if not scale_grad:  # the temperature takes its gradient once per step, not once per micro
         scale, bias = scale.detach(), bias.detach() if bias is not None else None
     if isinstance(loss_fn, SigLipLoss):
         return loss_fn(img, txt, scale, bias)
-    return loss_fn(img, txt, scale)
+    return loss_fn(img, txt, scale, neg, valid)
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -163,6 +167,7 @@ def train(cfg: TrainConfig) -> dict:
         "loss": cfg.loss,
         "crop": cfg.crop,
         "flip": cfg.flip,
+        "hard negatives": cfg.hard_negatives,
     }
     if cfg.resume:
         path = checkpoint.latest(ckpt_dir) if cfg.resume == "latest" else Path(cfg.resume)
@@ -202,7 +207,12 @@ def train(cfg: TrainConfig) -> dict:
             for _ in range(cfg.accum):
                 images, texts, worker, bad = next(batches)
                 skipped[worker] = bad
-                micro.append((images, texts))
+                if cfg.hard_negatives:  # seeded by step: a resumed run draws the same swaps
+                    g = np.random.default_rng([cfg.seed, step, rank, len(micro)])
+                    neg, valid = negatives.swap_one_word(texts, g, tokenizer.eot_token_id)
+                    micro.append((images, torch.cat([texts, neg]), valid))
+                else:
+                    micro.append((images, texts))
             for g in opt.param_groups:
                 g["lr"] = optim.lr_at(step, cfg.lr, cfg.warmup, total)
             opt.zero_grad(set_to_none=True)
@@ -361,7 +371,7 @@ def parse(argv: list[str] | None = None) -> TrainConfig:
         ap.add_argument("--" + f.replace("_", "-"), type=kind, default=default)
     for f in ("batch_size", "workers", "shuffle_buffer"):
         ap.add_argument("--" + f.replace("_", "-"), type=int, default=getattr(dd, f))
-    for f in ("local_loss", "grad_checkpointing", "compile", "flip"):
+    for f in ("local_loss", "grad_checkpointing", "compile", "flip", "hard_negatives"):
         ap.add_argument("--" + f.replace("_", "-"), action="store_true")
     a = vars(ap.parse_args(argv))
     cfg_data = data.DataConfig(
@@ -378,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = parse(argv)
     if cfg.loss not in ("clip", "siglip"):
         raise SystemExit(f"--loss {cfg.loss!r}: use clip or siglip")
+    if cfg.hard_negatives and cfg.loss != "clip":
+        raise SystemExit("--hard-negatives adds softmax columns: use it with --loss clip")
     if cfg.crop not in ("square", "resized"):
         raise SystemExit(f"--crop {cfg.crop!r}: use square (CLIP's) or resized (open_clip's)")
     result = train(cfg)

@@ -4,12 +4,14 @@ import os
 import socket
 from contextlib import nullcontext
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from train import model as models
+from train import negatives
 from train.loss import ClipLoss, SigLipLoss
 from train.trainer import micro_step_losses
 
@@ -53,23 +55,48 @@ def test_matches_open_clip_loss():
     assert torch.allclose(SigLipLoss()(img, txt, scale, bias), want, atol=1e-5)
 
 
-def single_process(images, texts):
+def with_negatives(texts):
+    """The batch's hard negatives (train/negatives.py); the last is masked, as a caption
+    with nothing to swap would be."""
+    eot = models.create("openwit-tiny")[3].eot_token_id
+    neg, valid = negatives.swap_one_word(texts, np.random.default_rng(0), eot)
+    assert valid.all()
+    valid[-1] = False
+    return neg, valid
+
+
+def clip_loss(model, images, texts, local_loss=False, neg=None, valid=None):
+    if neg is None:
+        out = model(images, texts)
+        return ClipLoss(local_loss)(out["image_features"], out["text_features"], out["logit_scale"])
+    out = model(images, torch.cat([texts, neg]))
+    txt, n = out["text_features"], len(images)
+    return ClipLoss(local_loss)(out["image_features"], txt[:n], out["logit_scale"], txt[n:], valid)
+
+
+def single_process(images, texts, neg=None, valid=None):
     model = fresh_model()
-    out = model(images, texts)
-    loss = ClipLoss()(out["image_features"], out["text_features"], out["logit_scale"])
+    loss = clip_loss(model, images, texts, neg=neg, valid=valid)
     loss.backward()
     return float(loss.detach()), grads(model)
 
 
-def _worker(rank: int, world: int, port: int, local_loss: bool, path: str) -> None:
+def _worker(rank: int, world: int, port: int, local_loss: bool, hard: bool, path: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.set_num_threads(1)
     images, texts = batch()
-    n = len(images) // world
+    neg, valid = with_negatives(texts) if hard else (None, None)
+    mine = slice(rank * (len(images) // world), (rank + 1) * (len(images) // world))
     model = torch.nn.parallel.DistributedDataParallel(fresh_model())  # no device_ids on CPU
-    out = model(images[rank * n : (rank + 1) * n], texts[rank * n : (rank + 1) * n])
-    loss = ClipLoss(local_loss)(out["image_features"], out["text_features"], out["logit_scale"])
+    loss = clip_loss(
+        model,
+        images[mine],
+        texts[mine],
+        local_loss,
+        neg[mine] if hard else None,
+        valid[mine] if hard else None,
+    )
     loss.backward()
     if rank == 0:
         torch.save({"loss": float(loss), "grads": grads(model.module)}, path)
@@ -82,22 +109,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("local_loss", [False, True])
-def test_two_process_gloo_step_equals_one_process(tmp_path, local_loss):
+@pytest.mark.parametrize(
+    "local_loss,hard", [(False, False), (True, False), (False, True), (True, True)]
+)
+def test_two_process_gloo_step_equals_one_process(tmp_path, local_loss, hard):
     path = str(tmp_path / "rank0.pt")
-    mp.spawn(_worker, args=(2, free_port(), local_loss, path), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), local_loss, hard, path), nprocs=2, join=True)
     got = torch.load(path, weights_only=False)
-    loss, want = single_process(*batch())
+    images, texts = batch()
+    loss, want = single_process(images, texts, *(with_negatives(texts) if hard else ()))
     if not local_loss:  # the global loss on every rank; local: rank 0's rows only
         assert abs(got["loss"] - loss) <= 1e-5 * abs(loss)
     assert close(got["grads"], want)
 
 
-def test_accumulated_micro_batches_equal_the_full_batch():
+@pytest.mark.parametrize("hard", [False, True])
+def test_accumulated_micro_batches_equal_the_full_batch(hard):
     images, texts = batch()
-    loss, want = single_process(images, texts)
+    if hard:
+        neg, valid = with_negatives(texts)
+        loss, want = single_process(images, texts, neg, valid)
+        micro = [
+            (images[h], torch.cat([texts[h], neg[h]]), valid[h]) for h in (slice(0, 4), slice(4, 8))
+        ]
+    else:
+        loss, want = single_process(images, texts)
+        micro = [(images[:4], texts[:4]), (images[4:], texts[4:])]
     model = fresh_model()
-    micro = [(images[:4], texts[:4]), (images[4:], texts[4:])]
     losses = micro_step_losses(model, ClipLoss(), micro, torch.device("cpu"), nullcontext)
     assert all(abs(float(x) - loss) <= 1e-5 * abs(loss) for x in losses)
     assert close(grads(model), want)
+
+
+def test_negative_columns_only_add_to_the_image_side_and_masked_ones_count_for_nothing():
+    g = torch.Generator().manual_seed(2)
+    img, txt, neg = (
+        torch.nn.functional.normalize(torch.randn(6, 16, generator=g), dim=-1) for _ in range(3)
+    )
+    scale = torch.tensor(10.0)
+    plain = ClipLoss()(img, txt, scale)
+    masked = ClipLoss()(img, txt, scale, neg, torch.zeros(6, dtype=torch.bool))
+    assert torch.allclose(masked, plain, atol=1e-6)
+    # A negative identical to the true caption splits the image's probability with it.
+    same = ClipLoss()(img, txt, scale, txt.clone(), torch.ones(6, dtype=torch.bool))
+    logits = scale * img @ txt.T
+    lse = torch.logsumexp(torch.cat([logits, logits], dim=1), dim=1)
+    want_i = (lse - logits.diag()).mean()
+    want_t = torch.nn.functional.cross_entropy(logits.T, torch.arange(6))
+    assert torch.allclose(same, (want_i + want_t) / 2, atol=1e-5)

@@ -76,6 +76,22 @@ def test_killed_and_resumed_matches_the_uninterrupted_loss_trajectory(sharded, t
     assert all(abs(got[s] - want[s]) <= 1e-5 * abs(want[s]) for s in want), (got, want)
 
 
+def test_hard_negatives_add_columns_to_the_first_steps_loss(sharded, tmp_path):
+    # Same seed, same first batch, same weights: extra softmax columns can only raise the loss.
+    runs = {}
+    for name, extra in (("plain", ()), ("hard", ("--hard-negatives",))):
+        done = subprocess.run(
+            trainer_cmd(sharded[0], tmp_path / name, "--max-steps", "1", *extra),
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[name] = losses(tmp_path / name)[1]
+    assert runs["hard"] > runs["plain"] + 1e-3
+    with pytest.raises(SystemExit, match="--loss clip"):
+        trainer.main(["--shards", str(sharded[0]), "--hard-negatives", "--loss", "siglip"])
+
+
 def test_resume_refuses_another_runs_checkpoint(sharded, tmp_path):
     out = tmp_path / "run"
     first = subprocess.run(
