@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from queries.io import atomic_output
 
@@ -41,6 +42,23 @@ def save(path: Path, state: dict, keep: int = 2) -> None:
         f.write(path.name + "\n")
     for old in sorted(path.parent.glob("step-*.pt"))[:-keep]:
         old.unlink(missing_ok=True)
+
+
+def save_step(
+    folder: Path, model, opt, position: dict, config: dict, meta: dict, world: int = 1
+) -> None:
+    """Checkpoint `folder/step-N.pt` with every rank's RNG states (each rank resumes its own
+    data order and augmentations); a collective call under DDP, rank 0 writes."""
+    rng = [rng_states()]
+    if world > 1:
+        rng = [None] * world
+        dist.all_gather_object(rng, rng_states())
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), **position}
+        save(
+            folder / f"step-{position['step']:07d}.pt",
+            {**state, "rng": rng, "config": config, **meta},
+        )
 
 
 def latest(folder: Path) -> Path | None:

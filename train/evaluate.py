@@ -143,6 +143,17 @@ def overlap_accuracy(ids: list[str], correct: np.ndarray, overlap_ids: set[str])
     return out
 
 
+def load_contamination(path: str | Path | None) -> dict[str, set[str]] | None:
+    """{evaluation set: ids of its images found in the training data} from the shards job's
+    contamination.parquet, or None without one."""
+    if not path or not Path(path).is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).to_pylist()
+    return {r["set"]: set(r["overlap_ids"] or []) for r in rows}
+
+
 def evaluate(
     model,
     tokenizer,

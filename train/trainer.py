@@ -26,8 +26,10 @@ import open_clip
 import torch
 import torch.distributed as dist
 
+from queries.io import atomic_write_text
 from train import augment, checkpoint, data, evaluate, negatives, optim
 from train import model as models
+from train.log import RunLog
 from train.loss import ClipLoss, SigLipLoss
 
 
@@ -187,7 +189,7 @@ def train(cfg: TrainConfig) -> dict:
             checkpoint.set_rng_states(
                 state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0]
             )
-    log = _Log(out, rank)
+    log = RunLog(out, rank)
     log.info(
         f"{models.parameter_count(raw) / 1e6:.1f}M parameters, {len(shards)} shards, "
         f"{per_epoch} samples/epoch, {steps_per_epoch} steps/epoch × {cfg.epochs}, "
@@ -238,15 +240,22 @@ def train(cfg: TrainConfig) -> dict:
                     }
                 )
             if step % cfg.checkpoint_every == 0 or in_epoch == steps_per_epoch:
-                _save(ckpt_dir, raw, opt, step, epoch, in_epoch, cfg, rank, world, meta)
+                position = {"step": step, "epoch": epoch, "in_epoch": in_epoch}
+                checkpoint.save_step(ckpt_dir, raw, opt, position, asdict(cfg), meta, world)
         if in_epoch == steps_per_epoch:
             epoch, in_epoch = epoch + 1, 0
             if cfg.eval_dir and rank == 0 and (epoch == cfg.epochs or epoch % 5 == 0):
                 result = evaluate.evaluate(
-                    raw, tokenizer, eval_tf, cfg.eval_dir, device, _contamination(cfg.contamination)
+                    raw,
+                    tokenizer,
+                    eval_tf,
+                    cfg.eval_dir,
+                    device,
+                    evaluate.load_contamination(cfg.contamination),
                 )
                 log.metrics({"step": step, "epoch": epoch, "eval": _headline(result)})
-                _write_json(out / "eval.json", {**result, "step": step, "epoch": epoch})
+                result = {**result, "step": step, "epoch": epoch}
+                atomic_write_text(out / "eval.json", json.dumps(result, indent=2) + "\n")
     if dist.is_initialized():
         dist.barrier()
     return {
@@ -256,79 +265,8 @@ def train(cfg: TrainConfig) -> dict:
     }
 
 
-def _save(folder, raw, opt, step, epoch, in_epoch, cfg, rank, world, meta) -> None:
-    rng = checkpoint.rng_states()
-    if world > 1:
-        gathered = [None] * world
-        dist.all_gather_object(gathered, rng)
-        rng = gathered
-    else:
-        rng = [rng]
-    if rank == 0:
-        checkpoint.save(
-            folder / f"step-{step:07d}.pt",
-            {
-                "model": raw.state_dict(),
-                "optimizer": opt.state_dict(),
-                "step": step,
-                "epoch": epoch,
-                "in_epoch": in_epoch,
-                "rng": rng,
-                "config": asdict(cfg),
-                **meta,
-            },
-        )
-
-
-def _contamination(path: str | None) -> dict[str, set[str]] | None:
-    if not path or not Path(path).is_file():
-        return None
-    import pyarrow.parquet as pq
-
-    rows = pq.read_table(path).to_pylist()
-    return {r["set"]: set(r["overlap_ids"] or []) for r in rows}
-
-
 def _headline(result: dict) -> dict:
     return {k: round(v["top1"], 4) for k, v in result["zero_shot"].items()}
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    from queries.io import atomic_write_text
-
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
-
-
-class _Log:
-    """metrics.jsonl, TensorBoard and one console line per log step; rank 0 only."""
-
-    def __init__(self, out: Path, rank: int):
-        self.rank, self.out = rank, out
-        self.tb = None
-        if rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(out / "tensorboard"))
-            except ImportError:  # tensorboard is optional
-                self.tb = None
-
-    def info(self, text: str) -> None:
-        if self.rank == 0:
-            print(text, flush=True)
-
-    def metrics(self, row: dict) -> None:
-        if self.rank != 0:
-            return
-        with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
-        scalars = {k: v for k, v in row.items() if isinstance(v, int | float)}
-        scalars |= {f"zero_shot/{k}": v for k, v in row.get("eval", {}).items()}
-        if self.tb is not None:
-            for k, v in scalars.items():
-                self.tb.add_scalar(k, v, row["step"])
-        print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
 
 
 def parse(argv: list[str] | None = None) -> TrainConfig:

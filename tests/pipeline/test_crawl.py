@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from openwit.cli import _ensure_sandbox, app
+from openwit.cli import app
+from openwit.sandbox_cli import ensure_sandbox
 from pipeline.crawl import CrawlConfig, CrawlConfigMismatch, _check_config
 from pipeline.sandbox.build import FORMAT_VERSION
 from tests.conftest import crawl_args as args
@@ -93,9 +94,9 @@ def test_a_sandbox_of_an_older_format_is_rebuilt_with_its_own_settings(sandbox_d
     meta = root / "sandbox.json"
     current = meta.read_bytes()
     meta.write_text(json.dumps({**json.loads(current), "format_version": FORMAT_VERSION - 1}))
-    digest = _ensure_sandbox(root)
+    digest = ensure_sandbox(root)
     assert meta.read_bytes() == current  # the same seed, size and shares as before
-    assert digest == hashlib.sha256(current).hexdigest()[:16] == _ensure_sandbox(root)
+    assert digest == hashlib.sha256(current).hexdigest()[:16] == ensure_sandbox(root)
 
 
 def test_kill_9_mid_crawl_then_rerun_gives_the_same_keys_and_statuses(
