@@ -123,3 +123,16 @@ def test_planted_broken_bytes_never_decode_in_any_format():
             for broken in (assets.corrupt(data, seed), assets.truncate(data)):
                 with pytest.raises(OSError), Image.open(io.BytesIO(broken)) as im:
                     im.load()
+
+
+def test_templates_take_one_class_name_and_shapes_average_over_colours(sandbox_dir):
+    from pipeline.sandbox.scenes import COLOURS
+
+    templates = json.loads((sandbox_dir / "eval" / "templates.json").read_text())
+    for name, ts in templates.items():
+        for t in ts:
+            filled = t.format("zyx")
+            assert filled.count("zyx") == 1 and "{" not in filled, (name, t)
+    shapes = templates["shapes"]
+    per_colour = {c: sum(f"{c} {{}}" in t for t in shapes) for c in COLOURS}
+    assert set(per_colour.values()) == {len(shapes) // len(COLOURS)} and len(shapes) >= 10
