@@ -91,16 +91,7 @@ def queries_match(
 def ensure_queries(path: Path, default: bool) -> None:
     if default and not (path / "LATEST").is_file():
         console.print(f"no query list at {path}: building the default one first")
-        queries_build(
-            out=path,
-            wordnet_dir=Path("/usr/share/wordnet"),
-            wordnet_lemmas="all",
-            unigram_min_zipf=1.0,
-            bigram_min_pmi=6.0,
-            bigram_min_count=2,
-            corpus=[],
-            titles=[],
-        )
+        queries_build(out=path)  # the command's own defaults, as `openwit queries build`
 
 
 def register(app: typer.Typer) -> None:

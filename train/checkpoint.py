@@ -44,14 +44,12 @@ def save(path: Path, state: dict, keep: int = 2) -> None:
         old.unlink(missing_ok=True)
 
 
-def save_step(
-    folder: Path, model, opt, position: dict, config: dict, meta: dict, world: int = 1
-) -> None:
+def save_step(folder: Path, model, opt, position: dict, config: dict, meta: dict) -> None:
     """Checkpoint `folder/step-N.pt` with every rank's RNG states (each rank resumes its own
     data order and augmentations); a collective call under DDP, rank 0 writes."""
     rng = [rng_states()]
-    if world > 1:
-        rng = [None] * world
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        rng = [None] * dist.get_world_size()
         dist.all_gather_object(rng, rng_states())
     if not dist.is_initialized() or dist.get_rank() == 0:
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), **position}

@@ -241,7 +241,7 @@ def train(cfg: TrainConfig) -> dict:
                 )
             if step % cfg.checkpoint_every == 0 or in_epoch == steps_per_epoch:
                 position = {"step": step, "epoch": epoch, "in_epoch": in_epoch}
-                checkpoint.save_step(ckpt_dir, raw, opt, position, asdict(cfg), meta, world)
+                checkpoint.save_step(ckpt_dir, raw, opt, position, asdict(cfg), meta)
         if in_epoch == steps_per_epoch:
             epoch, in_epoch = epoch + 1, 0
             if cfg.eval_dir and rank == 0 and (epoch == cfg.epochs or epoch % 5 == 0):

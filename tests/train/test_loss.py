@@ -5,6 +5,7 @@ import socket
 from contextlib import nullcontext
 
 import numpy as np
+import open_clip
 import pytest
 import torch
 import torch.distributed as dist
@@ -58,7 +59,7 @@ def test_matches_open_clip_loss():
 def with_negatives(texts):
     """The batch's hard negatives (train/negatives.py); the last is masked, as a caption
     with nothing to swap would be."""
-    eot = models.create("openwit-tiny")[3].eot_token_id
+    eot = open_clip.get_tokenizer(models.register("openwit-tiny")).eot_token_id
     neg, valid = negatives.swap_one_word(texts, np.random.default_rng(0), eot)
     assert valid.all()
     valid[-1] = False
