@@ -28,6 +28,9 @@ def queries_build(
         str, typer.Option(help="'all' lemmas or only synset 'names'.")
     ] = "all",
     unigram_min_zipf: Annotated[float, typer.Option(help="wordfreq Zipf threshold.")] = 1.0,
+    unigram_capitalised_min_zipf: Annotated[
+        float, typer.Option(help="Zipf threshold for capitalised forms ('Dog'); 9 for none.")
+    ] = 3.0,
     bigram_min_pmi: Annotated[float, typer.Option(help="log2 PMI threshold for bigrams.")] = 6.0,
     bigram_min_count: Annotated[int, typer.Option(help="Minimum bigram count.")] = 2,
     corpus: Annotated[
@@ -43,13 +46,14 @@ def queries_build(
         if not p.is_file():
             _fail(f"{p}: no such file; give a UTF-8 text file, one sentence or title a line")
     cfg = QueryConfig(
-        str(wordnet_dir),
-        wordnet_lemmas,
-        unigram_min_zipf,
-        bigram_min_pmi,
-        bigram_min_count,
-        tuple(map(str, corpus)),
-        tuple(map(str, titles)),
+        wordnet_dir=str(wordnet_dir),
+        wordnet_lemmas=wordnet_lemmas,
+        unigram_min_zipf=unigram_min_zipf,
+        unigram_capitalised_min_zipf=unigram_capitalised_min_zipf,
+        bigram_min_pmi=bigram_min_pmi,
+        bigram_min_count=bigram_min_count,
+        corpus_files=tuple(map(str, corpus)),
+        title_files=tuple(map(str, titles)),
     )
     started = time.time()
     try:

@@ -32,6 +32,8 @@ class QueryConfig:
     wordnet_dir: str = str(wordnet.DEFAULT_WORDNET_DIR)
     wordnet_lemmas: str = "all"  # "names": only each synset's head lemma, as MetaCLIP
     unigram_min_zipf: float = 1.0  # wordfreq's whole large English list
+    # Capitalised forms ("Dog") of the words this frequent; 9 (no word is) turns them off.
+    unigram_capitalised_min_zipf: float = 3.0
     bigram_min_pmi: float = 6.0
     bigram_min_count: int = 2
     corpus_files: tuple[str, ...] = ()  # extra text for bigram PMI, besides the WordNet glosses
@@ -78,6 +80,8 @@ def _sourced(cfg: QueryConfig) -> Iterator[tuple[str, str, float]]:
     for e, s in sources.wordnet_names(synsets, cfg.wordnet_lemmas):
         yield e, "wordnet", s
     for e, s in sources.unigrams(cfg.unigram_min_zipf):
+        yield e, "unigram", s
+    for e, s in sources.capitalised_unigrams(cfg.unigram_capitalised_min_zipf):
         yield e, "unigram", s
     corpus = list(wordnet.gloss_sentences(synsets))
     corpus += list(sources.read_corpus(Path(p) for p in cfg.corpus_files))

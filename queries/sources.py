@@ -3,8 +3,8 @@
 MetaCLIP (Xu et al., 2023) took WordNet synset names, Wikipedia unigrams seen >= 100 times,
 Wikipedia bigrams with PMI >= 30, and popular Wikipedia titles. Here: WordNet from its own
 files, unigram frequencies from `wordfreq` (whose English list is built from Wikipedia,
-subtitles, news, books and the web), bigrams by PMI over a text corpus, and titles from
-WordNet's instance nouns plus any title file.
+subtitles, news, books and the web) plus the capitalised forms of the frequent ones, bigrams
+by PMI over a text corpus, and titles from WordNet's instance nouns plus any title file.
 """
 
 from __future__ import annotations
@@ -47,6 +47,21 @@ def unigrams(min_zipf: float, lang: str = "en") -> Iterator[tuple[str, float]]:
             break
         if _HAS_WORD_CHAR.search(word):
             yield word, 10 ** (zipf - 9)
+
+
+def capitalised_unigrams(min_zipf: float, lang: str = "en") -> Iterator[tuple[str, float]]:
+    """The capitalised form ("Dog", "Mushroom") of every word at or above a Zipf frequency.
+
+    MetaCLIP counted Wikipedia's unigrams with their case, so a frequent word is also an entry
+    as it starts a sentence or a title; `wordfreq` folds case and loses that form, and matching
+    is case-sensitive: without it a Title Case alt text ("Dog Drawn With Straight Lines")
+    matches nothing. At ~5% of a word's uses capitalised, the form reaches Wikipedia's 100
+    occurrences around a Zipf of 3 (~3,000 in 3B words), hence the default threshold.
+    Score 0: the form itself was not counted.
+    """
+    for word, _ in unigrams(min_zipf, lang):
+        if word[0].islower():
+            yield word[0].upper() + word[1:], 0.0
 
 
 def bigrams(

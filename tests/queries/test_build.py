@@ -22,8 +22,19 @@ def test_default_list_has_four_sources_and_about_half_a_million(full_list):
     assert 420_000 < len(full_list) < 600_000
     assert len(set(full_list.entries)) == len(full_list)
     present = set(full_list.entries)
-    for e in ("dog", "Albert Einstein", "Paris", "0", "99", "hot dog"):
+    for e in ("dog", "Albert Einstein", "Paris", "0", "99", "hot dog", "Skull", "Mushroom"):
         assert e in present, e
+
+
+def test_capitalised_unigrams_let_title_case_alt_text_match(full_list):
+    # A clip-art title as pages write it: matching is case-sensitive, as MetaCLIP's.
+    m = Matcher(full_list.entries)
+    found = {full_list.entries[i] for i in m.match("Dog Drawn With Straight Lines")}
+    assert {"Dog", "Straight", "Lines"} <= found
+    forms = dict(sources.capitalised_unigrams(3.0))
+    assert "The" in forms and "Dog" in forms and "dog" not in forms
+    assert all(w[0].isupper() for w in forms)
+    assert not list(sources.capitalised_unigrams(9.0))  # the switch that turns them off
 
 
 def test_write_load_and_external_metadata(full_list, tmp_path):
