@@ -172,7 +172,8 @@ def dedup(
         for g in exact_groups(urls) + exact_groups([p.pixels for p in prints])
         for i in g[1:]
     ]
-    for i, j in survivors(components(n, np.array(links).reshape(-1, 2)), rank).items():
+    exact_of = survivors(components(n, np.array(links).reshape(-1, 2)), rank)
+    for i, j in exact_of.items():
         out[i] = ("exact_url" if urls[i] == urls[j] else "exact_pixels", keys[j])
     if not n:
         return out
@@ -182,6 +183,12 @@ def dedup(
     # Rows already marked point at their survivor; near pairs are judged among survivors.
     alive = np.array([o[0] is None for o in out])
     pairs = pairs[alive[pairs[:, 0]] & alive[pairs[:, 1]]] if len(pairs) else pairs
-    for i, j in survivors(components(n, pairs), rank).items():
+    near_of = survivors(components(n, pairs), rank)
+    for i, j in near_of.items():
         out[i] = ("near_image", keys[j])
+    # An exact copy of a row that then went as a near duplicate names the row that stayed, and
+    # is itself a near duplicate of it (the kind always says how a row relates to its dup_of).
+    for i, j in exact_of.items():
+        if j in near_of:
+            out[i] = ("near_image", keys[near_of[j]])
     return out

@@ -3,7 +3,8 @@
 Counted over the downloaded images the job scanned, row by row:
 - exact duplicates: a row marked exact_url/exact_pixels is right when its survivor has the
   very same pixels; recall is the share of removable copies (a group of g identical
-  images holds g - 1) that were marked;
+  images holds g - 1) that were marked as duplicates (an identical group whose survivor then
+  went as a near duplicate is marked near_image throughout, pointing at the row that stayed);
 - near duplicates: the same over the rows left after exact dedup, with "same content"
   (one drawing or scene, whatever edit was applied) in place of "same image";
 - contamination: planted copies of evaluation images marked with the right evaluation id;
@@ -56,7 +57,10 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
     by_image: dict[tuple, list] = defaultdict(list)
     for r in scanned:
         by_image[image[r["key"]]].append(r["key"])
-    exact_removed, exact_removable = _removal(by_image, {r["key"] for r in exact})
+    image_dups = {
+        r["key"] for r in scanned if r["dup_kind"] in ("exact_url", "exact_pixels", "near_image")
+    }
+    exact_removed, exact_removable = _removal(by_image, image_dups)
 
     survivors = [r for r in scanned if r["dup_kind"] not in ("exact_url", "exact_pixels")]
     near = [r for r in survivors if r["dup_kind"] == "near_image"]

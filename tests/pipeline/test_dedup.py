@@ -81,5 +81,17 @@ def test_dedup_reasons_and_the_survivor_rule():
     assert out[3] == ("near_image", "k2")
 
 
+def test_an_exact_copy_of_a_near_duplicate_names_the_row_that_stays():
+    # k1 and k2 are the same URL; k1 is also a smaller copy of k0, so k0 stays and both go.
+    img = render(scene_from_seed(5), 320, 240)
+    small = jpeg(img.resize((200, 150)))
+    keys = ["k0", "k1", "k2"]
+    urls = ["http://a/big.jpg", "http://b/small.jpg", "http://b/small.jpg"]
+    area = [320 * 240, 200 * 150, 200 * 150]
+    rank = [(False, -a, k) for a, k in zip(area, keys, strict=True)]
+    out = dedup(keys, urls, [fingerprint(x) for x in (jpeg(img), small, small)], rank)
+    assert out == [(None, None), ("near_image", "k0"), ("near_image", "k0")]
+
+
 def test_components_join_chains():
     assert components(5, np.array([[0, 1], [1, 2], [3, 4]])) == [[0, 1, 2], [3, 4]]
