@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 
 from bench import common
+from bench.supervised import accuracy_curve
 from pipeline.sandbox import clipart
 from pipeline.sandbox.config import SandboxConfig
 from pipeline.sandbox.evalset import CLIPART_CLASSES, flatten, make_items
@@ -86,7 +87,6 @@ def main() -> None:
         paths = pool_paths(args.pool, sandbox, Path(args.shards), Path(args.crawl))
         kept = [by_path[p] for p in paths if p in by_path and by_path[p].category in CLASSES]
     model, _, eval_tf, _ = models.create(args.model)
-    tower = model.visual
     x = load([c.path for c in kept], root, eval_tf)
     y = torch.tensor([CLASSES.index(c.category) for c in kept])
     labels = pq.read_table(sandbox / "eval" / "clipart" / "labels.parquet").to_pylist()
@@ -98,21 +98,10 @@ def main() -> None:
     # The evaluation set has 12 drawings of every category; the pools are far from balanced.
     weight = torch.where(counts > 0, counts.sum() / (len(CLASSES) * counts.clamp(min=1)), 0.0)
     width = open_clip.get_model_config(models.register(args.model))["embed_dim"]
-    head = torch.nn.Linear(width, len(CLASSES))
-    opt = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=1e-3)
-    start, curve = time.time(), []
-    for _ in range(args.epochs):
-        tower.train()
-        for b in torch.randperm(len(x)).split(64):
-            xb = torch.where(torch.rand(len(b), 1, 1, 1) < 0.5, x[b], x[b].flip(3))
-            loss = torch.nn.functional.cross_entropy(head(tower(xb)), y[b], weight=weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        tower.eval()
-        with torch.no_grad():
-            curve.append(round((head(tower(x_test)).argmax(1) == y_test).float().mean().item(), 3))
-        print(f"epoch {len(curve)}: test accuracy {curve[-1]}", flush=True)
+    start = time.time()
+    curve = accuracy_curve(
+        model.visual, width, len(CLASSES), (x, y), (x_test, y_test), args.epochs, weight, flip=True
+    )
     common.write(
         args.out or f"bench/results/clipart_ceiling_{args.pool}_s{args.seed}.json",
         {

@@ -17,6 +17,7 @@ import open_clip
 import torch
 
 from bench import common
+from bench.supervised import accuracy_curve
 from pipeline.sandbox.scenes import SHAPES, render, scene_from_seed
 from train import model as models
 
@@ -52,20 +53,8 @@ def main() -> None:
     x, y = scenes(args.train, 10**6, eval_tf, args.scenes)
     x_test, y_test = scenes(args.test, 2 * 10**6, eval_tf)
     width = open_clip.get_model_config(models.register(args.model))["embed_dim"]
-    head = torch.nn.Linear(width, len(SHAPES))
-    opt = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=1e-3)
-    start, curve = time.time(), []
-    for _ in range(args.epochs):
-        tower.train()
-        for b in torch.randperm(len(x)).split(64):
-            loss = torch.nn.functional.cross_entropy(head(tower(x[b])), y[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        tower.eval()
-        with torch.no_grad():
-            curve.append(round((head(tower(x_test)).argmax(1) == y_test).float().mean().item(), 3))
-        print(f"epoch {len(curve)}: test accuracy {curve[-1]}", flush=True)
+    start = time.time()
+    curve = accuracy_curve(tower, width, len(SHAPES), (x, y), (x_test, y_test), args.epochs)
     common.write(
         args.out or f"bench/results/shape_ceiling_{Path(args.model).stem}_{args.scenes}.json",
         {
