@@ -52,7 +52,7 @@ def train(
     model: Annotated[
         str, typer.Option(help="open_clip model name or JSON config.")
     ] = "openwit-tiny-rn",
-    epochs: Annotated[int, typer.Option(help="Epochs (of --train-samples each).")] = 11,
+    epochs: Annotated[int, typer.Option(help="Epochs (of --train-samples each).")] = 9,
     train_samples: Annotated[
         int | None, typer.Option(help="Samples per epoch (default: sizes.json).")
     ] = None,
