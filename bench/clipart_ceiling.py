@@ -10,7 +10,8 @@ images `openwit eval` scores). Three pools of training drawings:
 - catalogue: every drawing of Debian's package not held out, look-alikes of held-out ones left
              out (what any sandbox built from the package could serve).
 Zero-shot from captions rarely beats direct supervision on the same drawings.
-    python -m bench.clipart_ceiling --pool shards --shards data/shards_t400 --crawl data/crawl_t400
+    python -m bench.clipart_ceiling [--pool shards|served|catalogue] [--shards data/shards]
+        [--crawl data/crawl] [--seed 0]
 """
 
 from __future__ import annotations
@@ -39,23 +40,24 @@ CLASSES = list(CLIPART_CLASSES)
 
 
 def pool_paths(pool: str, sandbox: Path, shards: Path, crawl: Path) -> list[str]:
-    """Clip paths (relative to the package's png/) of the training drawings."""
+    """Clip paths (relative to the package's png/) of the served or the shards' drawings."""
     truth = sandbox / "truth" / "candidates.parquet"
     if pool == "served":
         sql = f"select distinct clip_path from '{truth}' where asset_kind = 'clip' order by 1"
-    elif pool == "shards":
+    else:
         sql = f"""select distinct t.clip_path from '{truth}' t
             join read_parquet('{crawl}/0*.parquet') c on c.url = t.url and c.page_url = t.page_url
             join '{shards}/_decisions.parquet' d on d.key = c.key
             where t.asset_kind = 'clip' and d.drop_stage is null order by 1"""
-    else:
-        return []
     return [r[0] for r in duckdb.sql(sql).fetchall()]
 
 
 def load(paths: list[str], root: Path, transform) -> torch.Tensor:
+    """Images under `root`, each on white in a 224 square as the evaluation set draws them (a
+    no-op for its JPEGs, already flat and square)."""
+
     def one(rel: str) -> torch.Tensor:
-        with Image.open(root / "png" / rel) as im:
+        with Image.open(root / rel) as im:
             return transform(flatten(im, 224))
 
     with ThreadPoolExecutor(4) as pool:  # PIL decodes without the GIL
@@ -87,12 +89,10 @@ def main() -> None:
         paths = pool_paths(args.pool, sandbox, Path(args.shards), Path(args.crawl))
         kept = [by_path[p] for p in paths if p in by_path and by_path[p].category in CLASSES]
     model, _, eval_tf, _ = models.create(args.model)
-    x = load([c.path for c in kept], root, eval_tf)
+    x = load([c.path for c in kept], root / "png", eval_tf)
     y = torch.tensor([CLASSES.index(c.category) for c in kept])
     labels = pq.read_table(sandbox / "eval" / "clipart" / "labels.parquet").to_pylist()
-    x_test = torch.stack(
-        [eval_tf(Image.open(sandbox / "eval" / r["path"]).convert("RGB")) for r in labels]
-    )
+    x_test = load([r["path"] for r in labels], sandbox / "eval", eval_tf)
     y_test = torch.tensor([CLASSES.index(r["label"]) for r in labels])
     counts = torch.bincount(y, minlength=len(CLASSES)).float()
     # The evaluation set has 12 drawings of every category; the pools are far from balanced.

@@ -15,7 +15,7 @@ from openwit.ui import console
 from openwit.ui import fail as _fail
 from openwit.ui import table as _table
 
-# The sandbox's 28k pairs need a small cap for balancing to bite; at 700 it still drops 2k
+# The sandbox's 28k pairs need a small cap for balancing to bite; at 700 it still drops 1.6k
 # head-entry pairs, and more distinct images train better per step than repeats of fewer
 # (100 -> 400 -> 700, docs/train.md).
 SANDBOX_T = 700

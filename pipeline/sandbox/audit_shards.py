@@ -33,6 +33,9 @@ def _pixels(t: dict) -> tuple:
     return (t["content_id"], *edit, *codec, t["width"], t["height"])
 
 
+EXACT = ("exact_url", "exact_pixels")
+
+
 def _ratio(a: int, b: int) -> float:
     return round(a / b, 4) if b else 1.0
 
@@ -52,17 +55,15 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
     of = {r["key"]: truth[(r["page_url"], r["url"])] for r in scanned}
     image = {k: _pixels(t) for k, t in of.items()}
 
-    exact = [r for r in scanned if r["dup_kind"] in ("exact_url", "exact_pixels")]
+    exact = [r for r in scanned if r["dup_kind"] in EXACT]
     exact_ok = sum(image[r["key"]] == image[r["dup_of"]] for r in exact)
     by_image: dict[tuple, list] = defaultdict(list)
     for r in scanned:
         by_image[image[r["key"]]].append(r["key"])
-    image_dups = {
-        r["key"] for r in scanned if r["dup_kind"] in ("exact_url", "exact_pixels", "near_image")
-    }
+    image_dups = {r["key"] for r in scanned if r["dup_kind"] in (*EXACT, "near_image")}
     exact_removed, exact_removable = _removal(by_image, image_dups)
 
-    survivors = [r for r in scanned if r["dup_kind"] not in ("exact_url", "exact_pixels")]
+    survivors = [r for r in scanned if r["dup_kind"] not in EXACT]
     near = [r for r in survivors if r["dup_kind"] == "near_image"]
     near_ok = sum(of[r["key"]]["content_id"] == of[r["dup_of"]]["content_id"] for r in near)
     by_content: dict[str, list] = defaultdict(list)
