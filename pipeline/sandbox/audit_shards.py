@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 
 from pipeline.filters import LanguageFilter
 
+EXACT = ("exact_url", "exact_pixels")  # the kinds pipeline.dedup gives an identical copy
+
 
 def _pixels(t: dict) -> tuple:
     """What fixes a served image's pixels. A re-encode without loss (PNG to PNG), or to the
@@ -31,9 +33,6 @@ def _pixels(t: dict) -> tuple:
     )
     codec = ("png",) if t["fmt"] == "png" else (t["fmt"], t["quality"])
     return (t["content_id"], *edit, *codec, t["width"], t["height"])
-
-
-EXACT = ("exact_url", "exact_pixels")
 
 
 def _ratio(a: int, b: int) -> float:
