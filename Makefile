@@ -11,7 +11,7 @@ SANDBOX ?= data/sandbox
 TORCH_INDEX ?=
 QUERIES ?= data/queries
 
-.PHONY: help install system-packages test lint format sandbox serve queries bench bench-peers crawl shards sql train clean
+.PHONY: help install system-packages test test-fast lint format sandbox serve queries bench bench-peers crawl shards sql train clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -38,8 +38,11 @@ system-packages: ## Debian packages the defaults use (WordNet, openclipart), whe
 	{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; } || \
 	echo "note: could not install $$missing; the defaults fall back as described in README.md"
 
-test: install ## run the test suite
+test: install ## run the test suite (everything, the slow tests too)
 	$(BIN)/python -m pytest -q
+
+test-fast: install ## the inner loop: every test but the slow ones (end to end, kill -9, multi-node, peers)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install ## ruff check + format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

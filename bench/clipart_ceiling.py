@@ -31,10 +31,10 @@ from PIL import Image
 
 from bench import common
 from bench.supervised import accuracy_curve
-from pipeline.sandbox import clipart
-from pipeline.sandbox.config import SandboxConfig
-from pipeline.sandbox.evalset import CLIPART_CLASSES, flatten, make_items
-from train import model as models
+from openwit.pipeline.sandbox import clipart
+from openwit.pipeline.sandbox.config import SandboxConfig
+from openwit.pipeline.sandbox.evalset import CLIPART_CLASSES, flatten, make_items
+from openwit.train import model as models
 
 CLASSES = list(CLIPART_CLASSES)
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from bench import common
-from pipeline.hamming import brute_force_pairs, near_pairs
+from openwit.pipeline.shards.dedup.hamming import brute_force_pairs, near_pairs
 
 
 def codes(n: int, seed: int = 0) -> np.ndarray:

@@ -37,7 +37,7 @@ PROCESSES, THREADS, SIZE = 2, 16, 256
 
 
 def make_images(folder: Path, n: int) -> list[str]:
-    from pipeline.sandbox.scenes import render, scene_from_seed
+    from openwit.pipeline.sandbox.scenes import render, scene_from_seed
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "robots.txt").write_text("User-agent: *\nAllow: /\n")
@@ -75,13 +75,13 @@ def span(stats_files: list[Path]) -> tuple[float, int]:
 
 
 def ours(urls: Path, port: int, out: Path, queries: str) -> tuple[float, int]:
-    from pipeline import crawl
-    from pipeline.balance import BalanceConfig
-    from pipeline.download import DownloadConfig
-    from pipeline.executor import make_executor
-    from pipeline.fetch import FetchConfig
-    from pipeline.resize import ResizeConfig
-    from queries.build import load
+    from openwit.core.executor import make_executor
+    from openwit.pipeline.crawl import job as crawl
+    from openwit.pipeline.crawl.balance import BalanceConfig
+    from openwit.pipeline.crawl.download import DownloadConfig
+    from openwit.pipeline.crawl.http.fetch import FetchConfig
+    from openwit.pipeline.crawl.resize import ResizeConfig
+    from openwit.queries.build import load
 
     fetch = FetchConfig(
         allow=(f"127.0.0.1:{port}",), host_rps=1e6, host_concurrency=PROCESSES * THREADS

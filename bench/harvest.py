@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from bench import common
-from pipeline.harvest import (
+from openwit.pipeline.crawl.harvest import (
     _LAZY,
     HarvestConfig,
     _decode,

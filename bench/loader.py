@@ -19,8 +19,8 @@ from pathlib import Path
 from PIL import Image
 
 from bench import common
-from train import augment, data
-from train import model as models
+from openwit.train import augment, data
+from openwit.train import model as models
 
 MODEL = Path(__file__).resolve().parents[1] / "train" / "configs" / "openwit-tiny.json"
 

@@ -16,9 +16,9 @@ import ahocorasick
 import pyarrow.parquet as pq
 
 from bench import common
-from pipeline.executor import init_ray
-from queries.build import load
-from queries.match import Matcher, naive_match, spacing
+from openwit.core.executor import init_ray
+from openwit.queries.build import load
+from openwit.queries.match import Matcher, naive_match, spacing
 
 
 def captions(n: int, sandbox: Path) -> list[str]:

@@ -18,12 +18,12 @@ import torch
 from PIL import Image
 
 from bench import common
-from pipeline.sandbox import captions, scenes
-from pipeline.sandbox.evalset import TEMPLATES
-from train import evaluate, optim
-from train import loss as losses
-from train import model as models
-from train.augment import CropResize
+from openwit.pipeline.sandbox import captions, scenes
+from openwit.pipeline.sandbox.evalset import TEMPLATES
+from openwit.train import evaluate, optim
+from openwit.train import loss as losses
+from openwit.train import model as models
+from openwit.train.augment import CropResize
 
 
 def render_all(n: int, side: int) -> tuple[np.ndarray, list[scenes.Scene]]:

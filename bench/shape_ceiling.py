@@ -18,8 +18,8 @@ import torch
 
 from bench import common
 from bench.supervised import accuracy_curve
-from pipeline.sandbox.scenes import SHAPES, render, scene_from_seed
-from train import model as models
+from openwit.pipeline.sandbox.scenes import SHAPES, render, scene_from_seed
+from openwit.train import model as models
 
 
 def scenes(

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from bench import common
-from train import peer as open_clip_peer
+from bench import peer as open_clip_peer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
 
@@ -30,7 +30,7 @@ def ours(model: Path, shards: str, steps: int, batch: int, skip: int, tmp: Path)
     cmd = [
         sys.executable,
         "-m",
-        "train.trainer",
+        "openwit.train.trainer",
         "--shards",
         shards,
         "--out",

@@ -2,7 +2,7 @@
 
 Work per stage follows from the target count backwards through the yields (what fraction of
 each stage's input survives it). Speeds are the per-core rates `make bench` measured on this
-machine (bench/results/*.json), else the reference run quoted in docs/performance.md. The
+machine (bench/results/*.json), else those of a reference `make bench` run shipped here. The
 trainer's GPU time is FLOPs: (samples seen) x (training FLOPs per sample of the named model,
 counted by torch on a forward pass, x3 for backward) / (GPU peak x utilisation). Every number
 that is an assumption, not a measurement, is labelled so in the output.
@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
+RESULTS = Path("bench/results")  # where `make bench` writes, from the working directory
 
-# Per-core rates of the reference run (docs/performance.md, run A, 2026-11-23, 2-core x86_64).
+# Per-core rates of a reference `make bench` on a 2-core x86_64 machine, for a plan made where
+# no benchmark has run (an installed package, a laptop); `make bench` here replaces them.
 REFERENCE_RATES = {
     "harvest_pages": 1928.0,  # WARC pages parsed, per core-second (bench/harvest.py)
-    "match_texts": 74_340.0,  # captions matched against 448k entries (bench/match.py)
+    "match_texts": 74_340.0,  # captions matched against the default list (bench/match.py)
     "download_images": 77.2,  # fetch + validate + resize, CPU-bound on loopback (bench/download)
-    "shards_images": 76.8,  # scan + dedup + filter + write: 9,290 images in 60.5 s on 2 cores
+    "shards_images": 76.8,  # scan + dedup + filter + write (bench/end_to_end.py)
 }
 YIELDS = {  # fraction of a stage's input that survives it: (value, where it comes from)
     "pairs_per_page": (9.5, "sandbox, measured (real pages: set yours)"),
@@ -100,7 +101,7 @@ def train_flops_per_sample(model: str) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from train.model import register
+    from openwit.train.model import register
 
     name = register(model)
     net = open_clip.create_model(name, pretrained=None)

@@ -1,8 +1,9 @@
 """The trainer under Ray Train: one TorchTrainer worker per process, same arguments as
-`python -m train.trainer`. Ray Train sets up torch.distributed (gloo on CPU, NCCL on GPU) and
-the trainer uses the process group it finds.
+`python -m openwit.train.trainer`. Ray Train sets up torch.distributed (gloo on CPU, NCCL on
+GPU) and the trainer uses the process group it finds.
 
-    python -m infra.ray_train --workers 8 --gpu -- --shards s3://bucket/shards --out /shared/run
+    python -m openwit.infra.ray_train --workers 8 --gpu -- \
+        --shards s3://bucket/shards --out /shared/run
 """
 
 from __future__ import annotations
@@ -10,16 +11,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+PROG = "python -m openwit.infra.ray_train"
+
+
+def trainer_config(trainer_args: list[str]):
+    """The run each worker trains: the trainer's own arguments, resuming the latest checkpoint
+    as torchrun.sh does (a worker Ray Train restarts continues where the run stopped)."""
+    from openwit.train.config import parse
+
+    return parse(["--resume", "latest", *trainer_args], prog=PROG)
+
 
 def _loop(config: dict) -> None:
-    from train.trainer import parse, train
+    from openwit.train.trainer import train
 
-    train(parse(config["argv"]))
+    train(trainer_config(config["argv"]))
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
-        prog="python -m infra.ray_train",
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -31,13 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     trainer_args = [a for a in args.trainer_args if a != "--"]
 
+    # The trainer's arguments are checked before any Ray starts: exit 2 and one line.
+    out = Path(trainer_config(trainer_args).out).resolve()
     import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from train.trainer import parse
-
-    out = Path(parse(trainer_args).out).resolve()  # also checks the trainer's arguments first
     ray.init(address=args.address or "local", num_cpus=None if args.address else args.cpus)
     TorchTrainer(
         _loop,

@@ -1,0 +1,1 @@
+"""The query list (MetaCLIP's recipe) and the matcher."""

@@ -21,8 +21,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from queries import sources, wordnet
-from queries.io import atomic_write_bytes, atomic_write_text
+from openwit.core.io import atomic_write_bytes, atomic_write_text
+from openwit.queries import sources, wordnet
 
 SOURCES = ("wordnet", "unigram", "bigram", "title", "number")
 

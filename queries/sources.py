@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from queries.wordnet import Synset
+from openwit.queries.wordnet import Synset
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]")
 _HAS_WORD_CHAR = re.compile(r"\w")

@@ -1,0 +1,1 @@
+"""Contrastive training on the shards and CLIP's evaluations."""

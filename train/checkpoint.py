@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from queries.io import atomic_output
+from openwit.core.io import atomic_output
 
 
 def rng_states() -> dict:

@@ -16,28 +16,18 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from train import tar_stream
-from train.augment import CropResize
-from train.text import FastTokenizer
+from openwit.train import tar_stream
+from openwit.train.augment import CropResize
+from openwit.train.config import DataConfig
+from openwit.train.text import FastTokenizer
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    shards: str = "data/shards"
-    batch_size: int = 64  # per rank, per micro-batch
-    workers: int = 2
-    shuffle_buffer: int = 1000
-    seed: int = 0
-    decode_size: int | None = None  # decode JPEGs at no less than this side (PIL draft)
 
 
 def _expand_braces(pattern: str) -> list[str]:
@@ -76,7 +66,7 @@ def fingerprint(shards: list[str], samples: int) -> str:
 
 def dataset_size(shards: list[str]) -> int:
     """Samples in `shards`, from the sizes.json beside them (written by `make shards`)."""
-    from pipeline.storage import open_input
+    from openwit.core.storage import open_input
 
     folder = shards[0].rsplit("/", 1)[0]
     try:
@@ -91,7 +81,7 @@ def dataset_size(shards: list[str]) -> int:
 
 def _samples(url: str) -> Iterator[dict]:
     """Raw samples of one tar: {"__key__", ext: bytes, …}; a broken tar ends its stream."""
-    from pipeline.storage import open_input
+    from openwit.core.storage import open_input
 
     current: dict = {}
     try:

@@ -56,8 +56,7 @@ def trim_text_padding(model: torch.nn.Module) -> bool:
     Captions are padded to the context length (77) but a web alt text is ~15 tokens. Under the
     causal mask a token sees only earlier ones, and the feature is read at the end-of-text
     token, so the padding after the longest caption cannot change any feature or gradient:
-    cutting it off computes the same thing for a fraction of the cost (the default `make train`
-    runs at 1.8x the samples/s it had without it, docs/train.md). Applies to
+    cutting it off computes the same thing for a fraction of the cost. Applies to
     open_clip's CLIP class with its causal mask and end-of-text (argmax) pooling; any other
     model is left as it is (returns False)."""
     ok = (
@@ -89,10 +88,9 @@ def _encode_text_trimmed(self, text: torch.Tensor, normalize: bool = False) -> t
 def channels_last(model: torch.nn.Module) -> bool:
     """Lay a convolutional image tower's weights out channels-last; True if it has one.
 
-    oneDNN on CPU (and cuDNN on tensor cores) run convolutions faster in NHWC: the default
-    ResNet's forward + backward takes 28 % less time on this box's two cores (docs/train.md).
-    A ViT has a single convolution, the patch embedding, and gains nothing, so it is left
-    alone. Same arithmetic, other memory order: results agree to float rounding."""
+    oneDNN on CPU (and cuDNN on tensor cores) run convolutions faster in NHWC. A ViT has a
+    single convolution, the patch embedding, and gains nothing, so it is left alone. Same
+    arithmetic, other memory order: results agree to float rounding."""
     visual = getattr(model, "visual", None)
     convs = sum(isinstance(m, torch.nn.Conv2d) for m in visual.modules()) if visual else 0
     if convs < 2:

@@ -7,8 +7,8 @@ import html
 import json
 from pathlib import Path
 
-from pipeline.report import html_table, png_tag
-from queries.io import atomic_write_text
+from openwit.core.html import html_table, png_tag
+from openwit.core.io import atomic_write_text
 
 
 def _read_metrics(run: Path) -> list[dict]:

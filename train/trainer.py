@@ -1,7 +1,7 @@
 """The contrastive trainer, readable in one sitting.
 
-    python -m train.trainer …      one process (what `openwit train` runs)
-    torchrun --nproc-per-node 2 -m train.trainer …   DDP: gloo on CPU, NCCL on GPU
+    python -m openwit.train.trainer …      one process (what `openwit train` runs)
+    torchrun --nproc-per-node 2 -m openwit.train.trainer …   DDP: gloo on CPU, NCCL on GPU
 
 One optimiser step = `accum` micro-batches per rank; the contrastive batch is all of them on
 all ranks (open_clip's accum_freq semantics: features of the other micro-batches are kept
@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,41 +26,12 @@ import open_clip
 import torch
 import torch.distributed as dist
 
-from queries.io import atomic_write_text
-from train import augment, checkpoint, data, evaluate, negatives, optim
-from train import model as models
-from train.log import RunLog
-from train.loss import ClipLoss, SigLipLoss
-
-
-@dataclass
-class TrainConfig:
-    shards: str = "data/shards"
-    out: str = "data/train/run"
-    model: str = "openwit-tiny-rn"
-    data: data.DataConfig = field(default_factory=data.DataConfig)
-    epochs: int = 10
-    train_samples: int | None = None  # per epoch; default: the count in sizes.json
-    lr: float = 1e-3
-    weight_decay: float = 0.1
-    warmup: int = 50  # steps
-    grad_clip: float = 1.0
-    accum: int = 1
-    loss: str = "clip"  # or "siglip"
-    crop: str = "square"  # CLIP's random square crop; "resized": open_clip's RandomResizedCrop
-    flip: bool = False  # a random left-right mirror after the crop
-    hard_negatives: bool = False  # NegCLIP: each caption with one word swapped (clip loss)
-    local_loss: bool = False
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
-    grad_checkpointing: bool = False
-    compile: bool = False
-    checkpoint_every: int = 100  # steps; and at every epoch end
-    log_every: int = 10
-    eval_dir: str | None = None
-    contamination: str | None = None  # the shards' contamination.parquet
-    seed: int = 0
-    resume: str | None = None  # "latest" or a checkpoint path
-    max_steps: int | None = None  # stop early (tests, benchmarks)
+from openwit.core.io import atomic_write_text
+from openwit.train import augment, checkpoint, data, evaluate, negatives, optim
+from openwit.train import model as models
+from openwit.train.config import TrainConfig, parse
+from openwit.train.log import RunLog
+from openwit.train.loss import ClipLoss, SigLipLoss
 
 
 def setup_distributed() -> tuple[int, int, torch.device]:
@@ -269,68 +240,8 @@ def _headline(result: dict) -> dict:
     return {k: round(v["top1"], 4) for k, v in result["zero_shot"].items()}
 
 
-def parse(argv: list[str] | None = None) -> TrainConfig:
-    import argparse
-
-    d, dd = TrainConfig(), data.DataConfig()
-    ap = argparse.ArgumentParser(
-        prog="python -m train.trainer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    for f in (
-        "shards",
-        "out",
-        "model",
-        "epochs",
-        "train_samples",
-        "lr",
-        "weight_decay",
-        "warmup",
-        "grad_clip",
-        "accum",
-        "loss",
-        "crop",
-        "precision",
-        "checkpoint_every",
-        "log_every",
-        "eval_dir",
-        "contamination",
-        "seed",
-        "resume",
-        "max_steps",
-    ):
-        default = getattr(d, f)
-        kind = (
-            type(default)
-            if default is not None
-            else (int if f in ("train_samples", "max_steps") else str)
-        )
-        ap.add_argument("--" + f.replace("_", "-"), type=kind, default=default)
-    for f in ("batch_size", "workers", "shuffle_buffer"):
-        ap.add_argument("--" + f.replace("_", "-"), type=int, default=getattr(dd, f))
-    for f in ("local_loss", "grad_checkpointing", "compile", "flip", "hard_negatives"):
-        ap.add_argument("--" + f.replace("_", "-"), action="store_true")
-    a = vars(ap.parse_args(argv))
-    cfg_data = data.DataConfig(
-        shards=a["shards"],
-        batch_size=a.pop("batch_size"),
-        workers=a.pop("workers"),
-        shuffle_buffer=a.pop("shuffle_buffer"),
-        seed=a["seed"],
-    )
-    return TrainConfig(**a, data=cfg_data)
-
-
 def main(argv: list[str] | None = None) -> None:
-    cfg = parse(argv)
-    if cfg.loss not in ("clip", "siglip"):
-        raise SystemExit(f"--loss {cfg.loss!r}: use clip or siglip")
-    if cfg.hard_negatives and cfg.loss != "clip":
-        raise SystemExit("--hard-negatives adds softmax columns: use it with --loss clip")
-    if cfg.crop not in ("square", "resized"):
-        raise SystemExit(f"--crop {cfg.crop!r}: use square (CLIP's) or resized (open_clip's)")
-    result = train(cfg)
+    result = train(parse(argv))
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(json.dumps(result), flush=True)
     if dist.is_initialized():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Multi-node training with torchrun. Run the same command on every node; only NODE_RANK
-# differs. Arguments after the script go to `python -m train.trainer`.
+# differs. Arguments after the script go to `python -m openwit.train.trainer`.
 #
 #   NNODES=4 NODE_RANK=0 MASTER_ADDR=10.0.0.5 infra/train/torchrun.sh \
 #       --shards s3://<bucket>/shards/ --out /mnt/shared/train/vit-b-32 --model ViT-B-32 \
@@ -30,7 +30,9 @@ cmd=("$PYTHON" -m torch.distributed.run
   --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc-per-node "$NPROC"
   --rdzv-backend c10d --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" --rdzv-id "$RUN_ID"
   --max-restarts "$MAX_RESTARTS"
-  -m train.trainer --resume latest "$@")
+  -m openwit.train.trainer --resume latest "$@")
+# Refuse bad arguments here, in one line with exit 2, not once per worker inside torchrun.
+"$PYTHON" -m openwit.train.config --resume latest "$@" || exit $?
 if [ -n "${DRY_RUN:-}" ]; then
   printf '%q ' "${cmd[@]}"; echo
   exit 0

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from pipeline.sandbox.evalset import flatten
-from pipeline.sandbox.scenes import render, scene_from_seed
+from openwit.pipeline.sandbox.evalset import flatten
+from openwit.pipeline.sandbox.scenes import render, scene_from_seed
 
 CLIP_MAX_SIDE = 800
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.sandbox.plan import robots_blocks
-from pipeline.sandbox.server import read_log
+from openwit.pipeline.sandbox.plan import robots_blocks
+from openwit.pipeline.sandbox.server import read_log
 
 
 def _concat(pattern: str) -> list[dict]:

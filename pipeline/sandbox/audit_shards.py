@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.filters import LanguageFilter
+from openwit.pipeline.shards.filters import LanguageFilter
 
 EXACT = ("exact_url", "exact_pixels")  # the kinds pipeline.dedup gives an identical copy
 

@@ -22,14 +22,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.sandbox import captions, clipart, evalset, html
-from pipeline.sandbox.config import SandboxConfig
-from pipeline.sandbox.plan import Plan, make_plan
-from pipeline.sandbox.warc import WarcWriter
-from queries.io import atomic_write_text
+from openwit.core.io import atomic_write_text
+from openwit.pipeline.sandbox import captions, clipart, evalset, html
+from openwit.pipeline.sandbox.config import SandboxConfig
+from openwit.pipeline.sandbox.plan import Plan, make_plan
+from openwit.pipeline.sandbox.warc import WarcWriter
 
 CRAWL = "SANDBOX-2024-18"
-FORMAT_VERSION = 4  # 3: more distinct clip art (clipart.LOOK_ALIKE_RMS 0.6); 4: crops always crop
+# Bumped whenever one seed would build other pages or images: an older build is rebuilt.
+FORMAT_VERSION = 4
 _EPOCH = datetime(2024, 5, 1, tzinfo=UTC)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.sandbox.scenes import PLURAL, Obj, Scene
+from openwit.pipeline.sandbox.scenes import PLURAL, Obj, Scene
 
 _NUM = {1: "one", 2: "two", 3: "three", 4: "four"}
 _EN = (

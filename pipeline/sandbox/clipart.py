@@ -18,8 +18,8 @@ from PIL import Image
 DEFAULT_CLIPART_DIR = Path("/usr/share/openclipart")
 MAX_PIXELS = 12_000_000  # a few drawings are 20,000 px wide: too slow to serve, left out
 # Thumbnails (16x16, brightness-normalised) closer than this count as the same picture: 1.7x
-# the distance at which pipeline.dedup confirms a near duplicate (0.35 on 12x12). At 0.5 two
-# pairs the detector rightly calls one (two US flags; two magnifier icons) were still served.
+# the distance at which dedup confirms a near duplicate (0.35 on 12x12), so no two served
+# drawings are ones the detector would rightly call one (two US flags, two magnifier icons).
 LOOK_ALIKE_RMS = 0.6
 _TITLE = re.compile(rb"<dc:title>([^<]*)</dc:title>")
 _DESC = re.compile(rb"<dc:description>([^<]*)</dc:description>")

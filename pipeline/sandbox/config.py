@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from openwit.pipeline.sandbox.clipart import DEFAULT_CLIPART_DIR
+
 # What a correct crawler should record for an image URL with each planted fault.
 FAULT_STATUS = {
     "none": "success",
@@ -81,7 +83,7 @@ class SandboxConfig:
     imgs_per_page: tuple[int, int] = (4, 16)  # inclusive range
     n_warc_files: int = 8
     clipart_share: float = 0.3  # of original images, when openclipart is installed
-    clipart_dir: str = "/usr/share/openclipart"
+    clipart_dir: str = str(DEFAULT_CLIPART_DIR)
     robots_blocked_hosts: int = 3  # Disallow: / for every agent
     robots_agent_blocked_hosts: int = 1  # Disallow: / for OpenWIT only
     robots_private_hosts: int = 6  # Disallow: /private/

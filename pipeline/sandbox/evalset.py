@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from pipeline.sandbox import captions
-from pipeline.sandbox.clipart import Clip
-from pipeline.sandbox.config import SandboxConfig
-from pipeline.sandbox.scenes import COLOURS, SHAPES, render, scene_from_seed
-from queries.io import atomic_write_text
+from openwit.core.io import atomic_write_text
+from openwit.pipeline.sandbox import captions
+from openwit.pipeline.sandbox.clipart import Clip
+from openwit.pipeline.sandbox.config import SandboxConfig
+from openwit.pipeline.sandbox.scenes import COLOURS, SHAPES, render, scene_from_seed
 
 EVAL_SIZE = 224
 _EVAL_SEED_BASE = 2_000_000_000  # disjoint from the served scenes' seeds (< 2**31 - this)
@@ -51,8 +51,8 @@ CLIPART_CLASSES = {
 TEMPLATES = {
     # The web's alt texts name a shape with its colour ("a red heart"); a prompt without one is
     # text the tower has rarely seen. Averaging over every colour, as CLIP's ensembles average
-    # over "big" and "small", named shapes better than the colourless five on all seven models
-    # measured (+0.006 to +0.026 top-1, docs/train.md).
+    # over "big" and "small", named shapes better than the colourless five on every model
+    # compared (docs/train.md).
     "shapes": [f"a {c} {{}}." for c in COLOURS]
     + [f"a large {c} {{}} on a background." for c in COLOURS],
     "colours": [

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.sandbox import captions, clipart
-from pipeline.sandbox.assets import clip_size, png_dims, transform_params
-from pipeline.sandbox.clipart import Clip
-from pipeline.sandbox.config import FAULT_STATUS, SandboxConfig
-from pipeline.sandbox.evalset import EVAL_SIZE, EvalItem
-from pipeline.sandbox.scenes import scene_from_seed
+from openwit.pipeline.sandbox import captions, clipart
+from openwit.pipeline.sandbox.assets import clip_size, png_dims, transform_params
+from openwit.pipeline.sandbox.clipart import Clip
+from openwit.pipeline.sandbox.config import FAULT_STATUS, SandboxConfig
+from openwit.pipeline.sandbox.evalset import EVAL_SIZE, EvalItem
+from openwit.pipeline.sandbox.scenes import scene_from_seed
 
 EXT = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 FORMS = ("img_abs", "img_rel", "img_root", "srcset", "data_src", "figure", "picture", "title_only")

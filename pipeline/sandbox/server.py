@@ -27,8 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyarrow.parquet as pq
 
-from pipeline.sandbox import assets
-from queries.io import atomic_write_text
+from openwit.core.io import atomic_write_text
+from openwit.pipeline.sandbox import assets
 
 _TOKEN = re.compile(r"([0-9a-f]{12})")
 _ROBOTS = {
@@ -338,7 +338,7 @@ def serve_in_subprocess(
     cmd = [
         sys.executable,
         "-m",
-        "pipeline.sandbox.server",
+        "openwit.pipeline.sandbox.server",
         "--root",
         str(root),
         "--info",

@@ -102,7 +102,15 @@ def test_shards_written_to_s3(round_trip, s3):
 def test_trainer_streams_from_s3(round_trip, tmp_path):
     _, shards, *_ = round_trip
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "train.trainer", "--shards", f"{shards}/", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "openwit.train.trainer",
+        "--shards",
+        f"{shards}/",
+        "--out",
+        str(out),
+    ]
     cmd += ["--batch-size", "8", "--workers", "1", "--max-steps", "3", "--log-every", "1"]
     cmd += ["--shuffle-buffer", "20", "--checkpoint-every", "1000", "--precision", "fp32"]
     subprocess.run(cmd, check=True, timeout=600, env=os.environ.copy())

@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from infra import plan as p
 from openwit.cli import app
+from openwit.infra import plan as p
 
 
 def test_counts():

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import crawl_args, shards_args
 
@@ -19,6 +20,7 @@ def on_two_nodes(kill_glob: str, after: int, args: list[str]) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_crawl_survives_a_killed_node(crawled, sandbox_dir, query_list, tmp_path):
     out = tmp_path / "crawl"
     args = crawl_args(sandbox_dir, query_list[1], out)
@@ -35,6 +37,7 @@ def test_crawl_survives_a_killed_node(crawled, sandbox_dir, query_list, tmp_path
     assert audit["robots_violations"] == 0 and audit["trap_connections"] == 0
 
 
+@pytest.mark.slow
 def test_shards_survive_a_killed_node(crawled, sharded, sandbox_dir, tmp_path):
     out = tmp_path / "shards"
     args = shards_args(crawled[0], out, sandbox_dir)

@@ -132,6 +132,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_torchrun_script_two_nodes(sharded, tmp_path):
     """The launch script on two 'nodes' (two torchrun agents on loopback, one process each)."""
     shards, _ = sharded
@@ -158,10 +159,11 @@ def test_torchrun_script_two_nodes(sharded, tmp_path):
     assert (out / "metrics.jsonl").read_text().count('"loss"') == 2
 
 
+@pytest.mark.slow
 def test_ray_train_entry(sharded, tmp_path):
     shards, _ = sharded
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "infra.ray_train", "--workers", "2", "--cpus", "2", "--"]
+    cmd = [sys.executable, "-m", "openwit.infra.ray_train", "--workers", "2", "--cpus", "2", "--"]
     cmd += ["--shards", str(shards), "--out", str(out), "--batch-size", "8", "--workers", "0"]
     cmd += ["--max-steps", "2", "--log-every", "1", "--shuffle-buffer", "20"]
     cmd += ["--checkpoint-every", "1000", "--precision", "fp32"]

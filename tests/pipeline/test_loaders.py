@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from train import peer
+from bench import peer
 
 TINY_CLIP = {
     "embed_dim": 32,
@@ -63,6 +63,7 @@ def test_ray_data(sharded, ray_cluster):
     assert {"__key__", "jpg", "txt", "json"} <= set(rows[0])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_open_clip_trainer(sharded, tmp_path):
     """open_clip_train.main, --dataset-type webdataset, finds the sample count in sizes.json."""

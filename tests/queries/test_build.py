@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from queries import sources, wordnet
-from queries.build import QueryConfig, content_hash, load, write
-from queries.match import Matcher
+from openwit.queries import sources, wordnet
+from openwit.queries.build import QueryConfig, content_hash, load, write
+from openwit.queries.match import Matcher
 
 
 @pytest.fixture(scope="module")

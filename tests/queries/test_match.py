@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from queries.match import Matcher, naive_match, spacing
-from queries.wordnet import iter_synsets
+from openwit.queries.match import Matcher, naive_match, spacing
+from openwit.queries.wordnet import iter_synsets
 
 EDGE_ENTRIES = [
     "gas",

@@ -6,8 +6,8 @@ import tarfile
 
 import torch
 
-from train import data
-from train import model as models
+from openwit.train import data
+from openwit.train import model as models
 
 
 def setup(shards, workers=2, batch=8):

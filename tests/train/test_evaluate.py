@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from train import evaluate
-from train import model as models
+from openwit.train import evaluate
+from openwit.train import model as models
 
 
 def test_a_class_with_several_names_averages_every_name_through_every_template():

@@ -10,10 +10,10 @@ from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms import functional as F
 
-from train import model as models
-from train import tar_stream
-from train.augment import CropResize, RandomSquareCrop, square_crop, with_flip
-from train.text import FastTokenizer
+from openwit.train import model as models
+from openwit.train import tar_stream
+from openwit.train.augment import CropResize, RandomSquareCrop, square_crop, with_flip
+from openwit.train.text import FastTokenizer
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from train import model as models
-from train import negatives
-from train.loss import ClipLoss, SigLipLoss
-from train.trainer import micro_step_losses
+from openwit.train import model as models
+from openwit.train import negatives
+from openwit.train.loss import ClipLoss, SigLipLoss
+from openwit.train.trainer import micro_step_losses
 
 
 def batch(n: int = 8, seed: int = 0):

@@ -4,7 +4,7 @@ import open_clip
 import pytest
 import torch
 
-from train import model as models
+from openwit.train import model as models
 
 SHIPPED = sorted(p.stem for p in models.CONFIGS.glob("*.json"))
 

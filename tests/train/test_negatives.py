@@ -4,8 +4,8 @@ import numpy as np
 import open_clip
 import torch
 
-from train import negatives
-from train.text import FastTokenizer
+from openwit.train import negatives
+from openwit.train.text import FastTokenizer
 
 TOK = open_clip.get_tokenizer("RN50")
 ENCODE = FastTokenizer.wrap(TOK)

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.sandbox.assets import transform_params
+from openwit.pipeline.sandbox.assets import transform_params
 
 
 @pytest.mark.parametrize("w,h", [(6, 3), (2, 40), (16, 16), (17, 9), (512, 384)])

@@ -4,8 +4,8 @@ import json
 import pyarrow.parquet as pq
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.sandbox.build import build
-from pipeline.sandbox.config import FAULT_STATUS
+from openwit.pipeline.sandbox.build import build
+from openwit.pipeline.sandbox.config import FAULT_STATUS
 from tests.conftest import SMALL
 
 
@@ -113,8 +113,8 @@ def test_planted_broken_bytes_never_decode_in_any_format():
     import pytest
     from PIL import Image
 
-    from pipeline.sandbox import assets
-    from pipeline.sandbox.scenes import render, scene_from_seed
+    from openwit.pipeline.sandbox import assets
+    from openwit.pipeline.sandbox.scenes import render, scene_from_seed
 
     for seed in range(40):
         img = render(scene_from_seed(seed), 24 + seed * 7, 24 + seed * 5)
@@ -126,7 +126,7 @@ def test_planted_broken_bytes_never_decode_in_any_format():
 
 
 def test_templates_take_one_class_name_and_shapes_average_over_colours(sandbox_dir):
-    from pipeline.sandbox.scenes import COLOURS
+    from openwit.pipeline.sandbox.scenes import COLOURS
 
     templates = json.loads((sandbox_dir / "eval" / "templates.json").read_text())
     for name, ts in templates.items():

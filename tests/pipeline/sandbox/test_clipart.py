@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.sandbox import clipart
-from pipeline.sandbox.clipart import Clip
+from openwit.pipeline.sandbox import clipart
+from openwit.pipeline.sandbox.clipart import Clip
 
 CAT = Clip("animals/cat.png", "animals", "Cartoon cat", "A cat, sitting.", ("cat", "pet"))
 

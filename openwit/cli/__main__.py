@@ -1,0 +1,3 @@
+from openwit.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""The crawl job: harvest → match → balance → download (fetch, resize, write), resumable."""

@@ -1,0 +1,1 @@
+"""The polite, guarded HTTP client: SSRF guard, robots.txt, fetch."""

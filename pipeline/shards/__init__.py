@@ -1,0 +1,2 @@
+"""The shards job: scan → decide (filters, dedup, decontamination, score cut) → shuffle, with
+the candidates table, its SQL views and the report."""

@@ -1,0 +1,143 @@
+"""The shards job's decision over every scanned row, as small steps: the model-score cut,
+duplicates, contamination, each row's drop reason, and the kept rows' place in the final
+shards. It needs every fingerprint at once, so it runs in one process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openwit.core.vocab import SUCCESS, Reason, Stage
+from openwit.pipeline.shards import decontaminate, shuffle
+from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig, near_caption_pairs
+from openwit.pipeline.shards.dedup.images import (
+    DedupConfig,
+    Fingerprint,
+    components,
+    dedup,
+    survivors,
+)
+from openwit.pipeline.shards.model_score import top_percent_cutoff
+
+if TYPE_CHECKING:
+    from openwit.pipeline.shards.job import ShardsConfig
+
+OVERLAP_SCHEMA = pa.schema(
+    [
+        ("set", pa.string()),
+        ("all", pa.int64()),
+        ("overlap", pa.int64()),
+        ("clean", pa.int64()),
+        ("overlap_share", pa.float64()),
+        ("overlap_ids", pa.list_(pa.string())),
+    ]
+)
+_COLUMNS = (
+    "key",
+    "url",
+    "caption",
+    "filter_reason",
+    "pixels",
+    "phash",
+    "dhash",
+    "thumbs",
+    "width",
+    "height",
+    "model_score",
+)
+
+
+def score_cut(rows: list[dict], top_percent: float) -> None:
+    """Drop what falls below the best `top_percent` of the whole crawl's model scores."""
+    scored = [
+        r["model_score"]
+        for r in rows
+        if r["filter_reason"] is None and r["model_score"] is not None
+    ]
+    cutoff = top_percent_cutoff(scored, top_percent)
+    for r in rows:
+        score = r["model_score"] if r["model_score"] is not None else -2.0
+        if r["filter_reason"] is None and score < cutoff:
+            r["filter_reason"] = Reason.MODEL_SCORE
+
+
+def _caption_dups(dups: list, rows: list[dict], rank: list, cfg: CaptionDedupConfig) -> list:
+    """Mark near-duplicate captions among the rows no image check marked."""
+    alive = [k for k, d in enumerate(dups) if d[0] is None]
+    pairs = near_caption_pairs([rows[k]["caption"] for k in alive], cfg)
+    groups = components(len(alive), np.array(pairs, dtype=np.int64).reshape(-1, 2))
+    out = list(dups)
+    for a, b in survivors(groups, [rank[k] for k in alive]).items():
+        out[alive[a]] = ("near_caption", rows[alive[b]]["key"])
+    return out
+
+
+def duplicates(
+    rows: list[dict], prints: list[Fingerprint], dedup_cfg: DedupConfig, cap: CaptionDedupConfig
+) -> list[tuple[str | None, str | None]]:
+    """(kind, key of the survivor) per fingerprinted row; survivors: a row the filters keep,
+    then the largest image, then the lowest key."""
+    rank = [(r["filter_reason"] is not None, -r["width"] * r["height"], r["key"]) for r in rows]
+    keys, urls = [r["key"] for r in rows], [r["url"] for r in rows]
+    dups = dedup(keys, urls, prints, rank, dedup_cfg)
+    return _caption_dups(dups, rows, rank, cap) if cap.enabled else dups
+
+
+def drop_reasons(rows: list[dict], dup_kind: list, contaminated: list) -> tuple[list, list]:
+    """Each row's (stage, reason), None when kept: filters first, then contamination, then
+    duplicates."""
+    stage, reason = [None] * len(rows), [None] * len(rows)
+    for i, r in enumerate(rows):
+        if r["filter_reason"] is not None:
+            stage[i], reason[i] = Stage.FILTER, r["filter_reason"]
+        elif contaminated[i]:
+            stage[i], reason[i] = Stage.DECONTAMINATE, Reason.CONTAMINATED
+        elif dup_kind[i]:
+            stage[i], reason[i] = Stage.DEDUP, dup_kind[i]
+    return stage, reason
+
+
+def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, list[dict]]:
+    """Dedup and decontaminate the scanned rows; place the kept ones in the final shards."""
+    scan = scan.filter(pc.equal(scan.column("status"), SUCCESS))
+    rows = scan.select(list(_COLUMNS)).to_pylist()
+    if cfg.scan.model_score.top_percent is not None:
+        score_cut(rows, cfg.scan.model_score.top_percent)
+    printed = [i for i, r in enumerate(rows) if r["pixels"] is not None]
+    prints = [
+        Fingerprint(r["pixels"], np.array(r["phash"], np.uint64), r["dhash"], r["thumbs"])
+        for r in (rows[i] for i in printed)
+    ]
+    dups = duplicates([rows[i] for i in printed], prints, cfg.dedup, cfg.captions)
+    copies = decontaminate.find_copies(prints, decontaminate.fingerprint_evals(evals), cfg.dedup)
+    overlap = decontaminate.overlap_report(evals, copies)
+    n = len(rows)
+    dup_kind, dup_of, contaminated = [None] * n, [None] * n, [None] * n
+    for k, i in enumerate(printed):
+        dup_kind[i], dup_of[i] = dups[k]
+        if k in copies:
+            contaminated[i] = [evals[j].eval_id for j in copies[k]]
+    stage, reason = drop_reasons(rows, dup_kind, contaminated)
+    kept = [i for i in range(n) if reason[i] is None]
+    shard, pos = shuffle.assign(len(kept), cfg.seed, cfg.shard_size)
+    shard_of, pos_of = [None] * n, [None] * n
+    for k, i in enumerate(kept):
+        shard_of[i], pos_of[i] = int(shard[k]), int(pos[k])
+    table = pa.table(
+        {
+            "key": [r["key"] for r in rows],
+            "filter_reason": [r["filter_reason"] for r in rows],
+            "dup_kind": pa.array(dup_kind, pa.string()),
+            "dup_of": pa.array(dup_of, pa.string()),
+            "contaminated_by": pa.array(contaminated, pa.list_(pa.string())),
+            "drop_stage": pa.array(stage, pa.string()),
+            "drop_reason": pa.array(reason, pa.string()),
+            "shard": pa.array(shard_of, pa.int32()),
+            "position": pa.array(pos_of, pa.int32()),
+        }
+    )
+    return table, overlap

@@ -1,0 +1,1 @@
+"""Duplicates: exact and near-duplicate images (multi-index Hamming search), captions."""

@@ -1,0 +1,248 @@
+"""The shards job: crawl shards → scan → decide → final shards → tables and report.
+
+    out/_scan/00003.parquet   crawl shard 3's rows: language, filter reason, fingerprints,
+                              where each image and caption lies in the crawl's tar
+    out/_decisions.parquet    every scanned row: dup_of, contaminated_by, drop reason, and
+                              the final shard and position of each kept sample
+    out/00000.tar …           final WebDataset shards (seeded global shuffle), sizes.json
+    out/candidates.parquet    every candidate of the crawl with its fate (pipeline.candidates)
+    out/contamination.parquet CLIP's overlap report per evaluation set
+    out/report.html, out/_config.json, out/_summary.json (written last: the job is complete)
+
+Scan and write are parallel tasks (Ray); the decision (`decide.py`) needs every fingerprint
+at once and runs on the driver. Each output is written under a temporary name and renamed, and each
+stage skips what exists, so a job killed at any point and run again ends identical.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from openwit.core import jobs, storage
+from openwit.core.vocab import Status
+from openwit.pipeline.shards import candidates, decontaminate, report, shuffle
+from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, decide
+from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
+from openwit.pipeline.shards.dedup.images import DedupConfig
+from openwit.pipeline.shards.scan import ScanConfig, scan_shard
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    crawl: str = "data/crawl"
+    out: str = "data/shards"
+    eval_dir: str | None = None  # evaluation image folders to decontaminate against
+    queries: str | None = None  # the query list, for entry names in the views and report
+    shard_size: int = 1000
+    seed: int = 0
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    captions: CaptionDedupConfig = field(default_factory=CaptionDedupConfig)
+
+
+ShardsConfigMismatch = jobs.ConfigMismatch
+
+
+def crawl_shards(crawl: str) -> list[int]:
+    return sorted(int(p.name[:5]) for p in Path(crawl).glob("[0-9]*_stats.json"))
+
+
+@dataclass(frozen=True)
+class ScanTask:
+    out: str
+    crawl: str
+    shard: int  # the crawl shard this task scans
+    scan: ScanConfig
+
+
+@dataclass(frozen=True)
+class WriteTask:
+    out: str
+    crawl: str
+    shard: int  # the final shard this task writes
+    samples: list[dict]  # in shard order: where each lies in the crawl's tars, its metadata
+
+
+def scan_task(spec: ScanTask) -> dict:
+    out, sid = Path(spec.out), spec.shard
+    path = out / "_scan" / f"{sid:05d}.parquet"
+    if path.is_file():
+        return {"shard": sid, "error": pq.read_metadata(path).metadata.get(b"error", b"").decode()}
+    base = f"{spec.crawl}/{sid:05d}"
+    try:
+        table, error = scan_shard(f"{base}.parquet", f"{base}.tar", sid, spec.scan)
+    except (OSError, pa.ArrowInvalid) as e:  # the crawl's own table is unreadable: skip it
+        return {"shard": sid, "error": f"{base}.parquet: {e}", "skipped": True}
+    table = table.replace_schema_metadata({"error": error or ""})
+    storage.write_parquet(table, path)
+    return {"shard": sid, "error": error or ""}
+
+
+def write_task(spec: WriteTask) -> dict:
+    path = shuffle.shard_path(spec.out, spec.shard)
+    if not path.is_file():
+        shuffle.write_final_shard(spec.out, spec.shard, spec.samples, spec.crawl)
+    return {"shard": spec.shard, "count": len(spec.samples)}
+
+
+def _check_config(cfg: ShardsConfig, out: Path, crawl_summary: dict) -> None:
+    fingerprint = {"config": asdict(cfg), "crawl": crawl_summary}
+    jobs.claim_output(out, json.loads(json.dumps(fingerprint, default=str)), "shards")
+
+
+def run(cfg: ShardsConfig, make_executor) -> dict:
+    """Run (or finish) the job; returns the summary also written to `_summary.json`.
+
+    A remote `out` (s3://…) is written in a local staging folder, then published whole. A
+    crawl of the sandbox (its `_config.json` says so) gives the evaluation sets to
+    decontaminate against, when none are given, and the shards are audited against its truth.
+    """
+    crawl = Path(cfg.crawl)
+    crawl_summary = jobs.read_summary(crawl)
+    if crawl_summary is None:
+        raise FileNotFoundError(
+            f"{crawl} holds no finished crawl; run `make crawl` (or `openwit crawl`) first"
+        )
+    crawl_cfg = json.loads((crawl / jobs.CONFIG).read_text())["config"]
+    sandbox = Path(crawl_cfg["sandbox"]) if crawl_cfg.get("sandbox") else None
+    if cfg.eval_dir is None and sandbox is not None and (sandbox / "eval").is_dir():
+        cfg = replace(cfg, eval_dir=str(sandbox / "eval"))
+    if cfg.queries is None:
+        cfg = replace(cfg, queries=crawl_cfg.get("queries"))
+    url, out = cfg.out, Path(cfg.out)
+    if storage.is_remote(url):  # work locally, then publish the finished folder
+        out = jobs.staging_dir(url)
+        jobs.fetch_markers(url, out)
+        cfg = replace(cfg, out=str(out))
+    _check_config(cfg, out, crawl_summary)
+    if (done := jobs.read_summary(out)) is not None:
+        summary = {**done, "already_complete": True}
+    else:
+        jobs.clean_temporaries(out)
+        executor = make_executor()
+        try:
+            summary = _run(cfg, out, executor)
+        finally:
+            executor.shutdown()
+        if sandbox is not None and (sandbox / "truth").is_dir():
+            from openwit.pipeline.sandbox.audit_shards import audit_shards
+
+            summary["sandbox_audit"] = audit_shards(out, sandbox)
+        jobs.write_summary(out, summary)
+    # Publish unless the remote copy is whole already: an upload cut short is finished here.
+    if out != Path(url) and not storage.exists(f"{url.rstrip('/')}/{jobs.SUMMARY}"):
+        summary["published"] = {"url": url, "files": jobs.publish(out, url), "staging": str(out)}
+    return summary
+
+
+def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
+    timings: dict[str, float] = {}
+    t0 = time.time()
+    specs = [ScanTask(str(out), cfg.crawl, s, cfg.scan) for s in crawl_shards(cfg.crawl)]
+    scanned = [res for _, res in executor.map(scan_task, specs, "scan")]
+    errors = sorted((r for r in scanned if r["error"]), key=lambda r: r["shard"])
+    timings["scan"] = time.time() - t0
+
+    t0 = time.time()
+    parts = sorted((out / "_scan").glob("*.parquet"))
+    if not parts:
+        raise ValueError(
+            f"{cfg.crawl}: no readable crawl shard ({'; '.join(e['error'] for e in errors)})"
+        )
+    decisions_path = out / "_decisions.parquet"
+    evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
+    if not decisions_path.is_file():
+        decisions, overlap = decide(pq.read_table(parts), evals, cfg)
+        overlap_table = pa.Table.from_pylist(overlap, schema=OVERLAP_SCHEMA)
+        storage.write_parquet(overlap_table, out / "contamination.parquet")
+        storage.write_parquet(decisions, decisions_path)
+    decisions = pq.read_table(decisions_path)
+    timings["decide"] = time.time() - t0
+
+    t0 = time.time()
+    kept = decisions.filter(pc.is_valid(decisions.column("shard")))
+    write_specs = _write_specs(cfg, out, kept)
+    counts = {r["shard"]: r["count"] for _, r in executor.map(write_task, write_specs, "write")}
+    shuffle.write_sizes(out, counts)
+    timings["write"] = time.time() - t0
+
+    t0 = time.time()
+    table = candidates.build(cfg.crawl, out)
+    timings["tables"] = time.time() - t0
+    summary = _summary(table, counts, errors, timings)
+    t0 = time.time()
+    report.write(out, cfg.queries)
+    summary["seconds"]["report"] = round(time.time() - t0, 2)
+    return summary
+
+
+_META = (
+    "key",
+    "url",
+    "caption",
+    "page_url",
+    "matched",
+    "width",
+    "height",
+    "original_width",
+    "original_height",
+    "sha256",
+    "lang",
+    "lang_score",
+    "crawl_shard",
+)
+
+
+def _write_specs(cfg: ShardsConfig, out: Path, kept: pa.Table) -> list[WriteTask]:
+    cols = list(_META) + [
+        "image_ext",
+        "image_offset",
+        "image_size",
+        "text_offset",
+        "text_size",
+        "phash",
+        "dhash",
+    ]
+    scan = pq.read_table(sorted((out / "_scan").glob("*.parquet")), columns=cols)
+    by_key = {
+        r["key"]: r
+        for r in scan.filter(pc.is_in(scan.column("key"), kept.column("key"))).to_pylist()
+    }
+    shards: dict[int, list] = {}
+    for key, s, p in zip(
+        *(kept.column(c).to_pylist() for c in ("key", "shard", "position")), strict=True
+    ):
+        r = by_key[key]
+        meta = {k: r[k] for k in _META}
+        meta.update(phash=f"{r['phash'][0]:016x}", dhash=f"{r['dhash']:016x}", shard=s)
+        shards.setdefault(s, []).append((p, {**r, "meta": meta}))
+    return [
+        WriteTask(str(out), cfg.crawl, s, [x for _, x in sorted(items, key=lambda t: t[0])])
+        for s, items in sorted(shards.items())
+    ]
+
+
+def _summary(table: pa.Table, counts: dict, errors: list, timings: dict) -> dict:
+    status = table.group_by(["drop_stage", "drop_reason"]).aggregate([("pair_id", "count")])
+    drops = {
+        f"{s}: {r}" if s else str(Status.KEPT): n
+        for s, r, n in zip(
+            *(status.column(c).to_pylist() for c in ("drop_stage", "drop_reason", "pair_id_count")),
+            strict=True,
+        )
+    }
+    return {
+        "candidates": table.num_rows,
+        str(Status.KEPT): sum(counts.values()),
+        "shards": len(counts),
+        "outcomes": dict(sorted(drops.items())),
+        "errors": [r["error"] for r in errors],
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+    }

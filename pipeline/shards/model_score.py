@@ -1,0 +1,81 @@
+"""CLIP-score filtering (LAION, DataComp) with a model this project trained itself.
+
+Given an OpenWIT checkpoint, each pair's score is the cosine similarity of its image and
+caption embeddings; keep pairs above `min_score` (in the scan, per row) or the best
+`top_percent` of the crawl (in the decision, over every row). The checkpoint carries open_clip's
+model config, so the model is rebuilt with open_clip alone: the pipeline never imports the
+trainer (data flows one way).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelScoreConfig:
+    checkpoint: str | None = None
+    min_score: float | None = None
+    top_percent: float | None = None
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if (self.min_score is not None or self.top_percent is not None) and not self.checkpoint:
+            raise ValueError(
+                "--min-score and --top-percent need --score-with CHECKPOINT (an OpenWIT checkpoint)"
+            )
+        if self.checkpoint and not Path(self.checkpoint).is_file():
+            raise ValueError(
+                f"no checkpoint at {self.checkpoint}; train one with `make train` "
+                "(data/train/*/checkpoints)"
+            )
+        if self.top_percent is not None and not 0 < self.top_percent <= 100:
+            raise ValueError(f"--top-percent {self.top_percent}: give a share in (0, 100]")
+
+
+class ModelScorer:
+    def __init__(self, checkpoint: str):
+        import open_clip
+        import torch
+
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        if "model_config" not in state:
+            raise ValueError(f"{checkpoint}: not an OpenWIT checkpoint (no model_config)")
+        name = state["model_name"]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}.json"
+            path.write_text(json.dumps(state["model_config"]))
+            open_clip.add_model_config(path)
+        model, _, self.transform = open_clip.create_model_and_transforms(name, pretrained=None)
+        model.load_state_dict(state["model"])
+        self.model = model.eval()
+        self.tokenizer = open_clip.get_tokenizer(name)
+
+    def scores(self, images: list[bytes], captions: list[str], batch_size: int = 64) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                ims = []
+                for data in images[i : i + batch_size]:
+                    with Image.open(io.BytesIO(data)) as im:
+                        ims.append(self.transform(im.convert("RGB")))
+                img = self.model.encode_image(torch.stack(ims))
+                txt = self.model.encode_text(self.tokenizer(captions[i : i + batch_size]))
+                img = torch.nn.functional.normalize(img, dim=-1)
+                txt = torch.nn.functional.normalize(txt, dim=-1)
+                out.append((img * txt).sum(-1).numpy())
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def top_percent_cutoff(scores: list[float], percent: float) -> float:
+    """The score at which the best `percent`% of `scores` begin."""
+    return float(np.quantile(np.asarray(scores), 1 - percent / 100)) if scores else 0.0

@@ -1,0 +1,143 @@
+"""Scan one crawl shard: score each caption's language, run the filters, fingerprint each image.
+
+The output keeps every row of the crawl shard (failures too) and adds where each sample's
+image and caption sit inside the crawl's tar, so the final shards copy bytes without decoding
+anything again. A shard whose tar cannot be read is not fatal: its rows are kept with the
+reason `unreadable_shard`, and the error is returned for the summary.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openwit.core.storage import open_input, read_table
+from openwit.core.vocab import SUCCESS, Reason
+from openwit.pipeline.shards import filters as F
+from openwit.pipeline.shards.dedup.images import fingerprint
+from openwit.pipeline.shards.model_score import ModelScoreConfig, ModelScorer
+
+SCAN_COLUMNS = pa.schema(
+    [
+        ("crawl_shard", pa.int32()),
+        ("lang", pa.string()),
+        ("lang_prob", pa.float32()),
+        ("lang_score", pa.float32()),
+        ("filter_reason", pa.string()),
+        ("pixels", pa.string()),
+        ("phash", pa.list_(pa.uint64())),
+        ("dhash", pa.uint64()),
+        ("thumbs", pa.binary()),
+        ("image_ext", pa.string()),
+        ("image_offset", pa.int64()),
+        ("image_size", pa.int64()),
+        ("text_offset", pa.int64()),
+        ("text_size", pa.int64()),
+        ("model_score", pa.float32()),
+    ]
+)
+_SCORERS: dict = {}  # one model per worker process and checkpoint
+
+
+@dataclass
+class ScanConfig:
+    caption: F.CaptionFilter = field(default_factory=F.CaptionFilter)
+    image: F.ImageFilter = field(default_factory=F.ImageFilter)
+    language: F.LanguageFilter = field(default_factory=F.LanguageFilter)
+    model_score: ModelScoreConfig = field(default_factory=ModelScoreConfig)
+
+
+def _members(tar_path: str) -> dict[str, dict[str, tuple[int, int]]]:
+    """key -> extension -> (data offset, size) of each member of a WebDataset tar."""
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    with open_input(tar_path) as f, tarfile.open(fileobj=f, mode="r:") as tar:
+        for m in tar:
+            if m.isfile() and "." in m.name:
+                key, ext = m.name.split(".", 1)
+                out.setdefault(key, {})[ext] = (m.offset_data, m.size)
+    return out
+
+
+def read_member(f, offset: int, size: int) -> bytes:
+    f.seek(offset)
+    data = f.read(size)
+    if len(data) != size:
+        raise OSError(f"short read at {offset}: {len(data)} of {size} bytes")
+    return data
+
+
+def scan_shard(
+    parquet_path: str, tar_path: str, shard_id: int, cfg: ScanConfig
+) -> tuple[pa.Table, str | None]:
+    """(the shard's rows with SCAN_COLUMNS added, an error message or None)."""
+    table = read_table(parquet_path)
+    n = table.num_rows
+    cols: dict[str, list] = {f.name: [None] * n for f in SCAN_COLUMNS}
+    cols["crawl_shard"] = [shard_id] * n
+    for i, (top, prob, target) in enumerate(
+        cfg.language.scores(table.column("caption").to_pylist())
+    ):
+        cols["lang"][i], cols["lang_prob"][i], cols["lang_score"][i] = top, prob, target
+    ok = pc.equal(table.column("status"), SUCCESS).to_pylist()
+    error = None
+    try:
+        members = _members(tar_path)
+    except (OSError, tarfile.TarError) as e:
+        members, error = {}, f"{tar_path}: {e}"
+    keyed = table.append_column("lang_score", pa.array(cols["lang_score"], pa.float32()))
+    reasons = F.first_reasons(keyed, [cfg.caption, cfg.image, cfg.language], ok)
+    keys = table.column("key").to_pylist()
+    to_score: list[tuple[int, bytes]] = []
+    with open_input(tar_path) if members else nullcontext() as f:
+        for i in range(n):
+            if not ok[i]:
+                continue
+            if error is not None:
+                reasons[i] = Reason.UNREADABLE_SHARD
+                continue
+            parts = members.get(keys[i], {})
+            image_ext = next((e for e in parts if e not in ("txt", "json")), None)
+            if image_ext is None or "txt" not in parts:
+                reasons[i] = Reason.MISSING_FROM_TAR
+                continue
+            try:
+                image = read_member(f, *parts[image_ext])
+                fp = fingerprint(image)
+            except Exception:  # noqa: BLE001 - any undecodable image is one row's problem
+                reasons[i] = Reason.DECODE_ERROR
+                continue
+            cols["pixels"][i], cols["dhash"][i], cols["thumbs"][i] = fp.pixels, fp.dhash, fp.thumbs
+            cols["phash"][i] = [int(x) for x in fp.phash]
+            cols["image_ext"][i] = image_ext
+            cols["image_offset"][i], cols["image_size"][i] = parts[image_ext]
+            cols["text_offset"][i], cols["text_size"][i] = parts["txt"]
+            if cfg.model_score.checkpoint and reasons[i] is None:
+                to_score.append((i, image))
+    if to_score:
+        _score(to_score, table.column("caption").to_pylist(), cols, reasons, cfg.model_score)
+    cols["filter_reason"] = reasons
+    for fld in SCAN_COLUMNS:
+        table = table.append_column(fld, pa.array(cols[fld.name], fld.type))
+    return table, error
+
+
+def _score(
+    rows: list[tuple[int, bytes]],
+    captions: list[str],
+    cols: dict,
+    reasons: list,
+    cfg: ModelScoreConfig,
+) -> None:
+    if cfg.checkpoint not in _SCORERS:
+        _SCORERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
+    scores = _SCORERS[cfg.checkpoint].scores(
+        [b for _, b in rows], [captions[i] for i, _ in rows], cfg.batch_size
+    )
+    for (i, _), score in zip(rows, scores, strict=True):
+        cols["model_score"][i] = float(score)
+        if cfg.min_score is not None and score < cfg.min_score:
+            reasons[i] = Reason.MODEL_SCORE
