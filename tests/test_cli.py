@@ -77,3 +77,22 @@ def test_queries_match_reads_a_metaclip_list(tmp_path):
 def test_queries_build_names_a_missing_corpus_file(tmp_path):
     result = runner.invoke(app, ["queries", "build", "--corpus", str(tmp_path / "nope.txt")])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_crawl_and_shards_commands_default_to_their_jobs_schemas(monkeypatch, tmp_path):
+    """The option blocks repeat no default of their own: a bare command builds the job's
+    default config (for the crawl, the sandbox preset's)."""
+    from openwit.cli import crawl as crawl_cli
+    from openwit.pipeline.crawl import job as crawl_job
+    from openwit.pipeline.shards import job as shards_job
+
+    seen = {}
+    monkeypatch.setattr(crawl_cli, "ensure_sandbox", lambda root: "v")
+    monkeypatch.setattr(crawl_cli, "ensure_queries", lambda path, default: None)
+    monkeypatch.setattr(crawl_job, "run", lambda cfg, *a, **k: seen.setdefault("crawl", cfg))
+    monkeypatch.setattr(shards_job, "run", lambda cfg, *a, **k: seen.setdefault("shards", cfg))
+    runner.invoke(app, ["crawl", "--executor", "local"])  # printing the fake summary fails
+    runner.invoke(app, ["shards", "--executor", "local"])
+    assert seen["crawl"] == crawl_job.make_config(None, inputs_version="v")
+    assert seen["crawl"].preset == "sandbox" and seen["crawl"].sandbox == "data/sandbox"
+    assert seen["shards"] == shards_job.ShardsConfig()

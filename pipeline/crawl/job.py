@@ -88,13 +88,13 @@ def make_config(
     sandbox: str = "data/sandbox",
     serve_sandbox: bool = False,
     t: int | None = None,
-    seed: int = 0,
+    seed: int = BalanceConfig.seed,
     timeout: float | None = None,
     host_rps: float | None = None,
     user_agent: str | None = None,
-    image_size: int = 256,
-    resize_mode: str = "keep_ratio",
-    threads: int = 32,
+    image_size: int = ResizeConfig.image_size,
+    resize_mode: str = ResizeConfig.resize_mode,
+    threads: int = DownloadConfig.threads,
     **rest,
 ) -> CrawlConfig:
     """A crawl's settings from what a user gave: no inputs means the sandbox web (its preset

@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 from openwit.cli import app
 from tests.conftest import crawl_args, shards_args
 
+# A second crawl and shards job, through a moto server: end to end, so `make test` runs it and
+# the inner loop (`pytest -m "not slow"`) does not.
+pytestmark = pytest.mark.slow
 BUCKET = "openwit-test"
 
 
