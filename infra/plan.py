@@ -30,7 +30,7 @@ YIELDS = {  # fraction of a stage's input that survives it: (value, where it com
     "matched": (0.5, "assumed: share of alt texts matching a query on the web"),
     "selected": (0.25, "MetaCLIP: 400M balanced from a 1.6B matched pool (t=20k)"),
     "downloaded": (0.7, "assumed: img2dataset-era success rates on old URL lists, 60-90%"),
-    "kept": (0.64, "sandbox, measured: filters + dedup + decontamination"),
+    "kept": (0.73, "sandbox, measured: filters + dedup + decontamination"),
 }
 GPUS = {  # dense bf16 peak FLOP/s, from the vendors' data sheets
     "A100": 312e12,

@@ -28,7 +28,7 @@ def test_plan_arithmetic(tmp_path):
     a = p.plan(cfg)
     assert all(src == "reference run" for _, src in a["rates_per_core_s"].values())
     work = a["work"]
-    assert work["scanned"] == pytest.approx(1e6 / 0.64)
+    assert work["scanned"] == pytest.approx(1e6 / p.YIELDS["kept"][0])
     assert work["pages"] == pytest.approx(work["candidates"] / 9.5)
     assert a["core_hours"]["match"] == pytest.approx(work["candidates"] / 74_340 / 3600)
     flops = a["train"]["train_gflops_per_sample"] * 1e9
@@ -38,9 +38,10 @@ def test_plan_arithmetic(tmp_path):
     b = p.plan(p.PlanConfig(pairs=2_000_000, model="openwit-tiny", results=tmp_path))
     for stage, hours in a["core_hours"].items():
         assert b["core_hours"][stage] == pytest.approx(2 * hours)
-    c = p.plan(p.PlanConfig(1_000_000, "openwit-tiny", results=tmp_path, yields={"kept": 0.32}))
+    half = p.YIELDS["kept"][0] / 2
+    c = p.plan(p.PlanConfig(1_000_000, "openwit-tiny", results=tmp_path, yields={"kept": half}))
     assert c["work"]["downloads"] == pytest.approx(2 * a["work"]["downloads"])
-    assert c["yields"]["kept"] == [0.32, "set by you"]
+    assert c["yields"]["kept"] == [half, "set by you"]
 
 
 def test_plan_reads_bench_results(tmp_path):
