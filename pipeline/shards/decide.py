@@ -48,6 +48,7 @@ _COLUMNS = (
     "width",
     "height",
     "model_score",
+    "contaminated_by",
 )
 
 
@@ -102,7 +103,8 @@ def drop_reasons(rows: list[dict], dup_kind: list, contaminated: list) -> tuple[
 
 
 def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, list[dict]]:
-    """Dedup and decontaminate the scanned rows; place the kept ones in the final shards."""
+    """Dedup the scanned rows, drop those the scan found copying an evaluation image (`evals`:
+    the report's image list), and place the kept ones in the final shards."""
     scan = scan.filter(pc.equal(scan.column("status"), SUCCESS))
     rows = scan.select(list(_COLUMNS)).to_pylist()
     if cfg.scan.model_score.top_percent is not None:
@@ -113,14 +115,13 @@ def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, li
         for r in (rows[i] for i in printed)
     ]
     dups = duplicates([rows[i] for i in printed], prints, cfg.dedup, cfg.captions)
-    copies = decontaminate.find_copies(prints, decontaminate.fingerprint_evals(evals), cfg.dedup)
-    overlap = decontaminate.overlap_report(evals, copies)
+    # Each scan task matched its own rows against the evaluation images.
+    contaminated = [r["contaminated_by"] or None for r in rows]
+    overlap = decontaminate.overlap_report(evals, {e for c in contaminated if c for e in c})
     n = len(rows)
-    dup_kind, dup_of, contaminated = [None] * n, [None] * n, [None] * n
+    dup_kind, dup_of = [None] * n, [None] * n
     for k, i in enumerate(printed):
         dup_kind[i], dup_of[i] = dups[k]
-        if k in copies:
-            contaminated[i] = [evals[j].eval_id for j in copies[k]]
     stage, reason = drop_reasons(rows, dup_kind, contaminated)
     kept = [i for i in range(n) if reason[i] is None]
     shard, pos = shuffle.assign(len(kept), cfg.seed, cfg.shard_size)

@@ -10,6 +10,7 @@ accuracy columns are filled by `openwit eval`.
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,36 +52,77 @@ def fingerprint_evals(images: list[EvalImage], threads: int = 4) -> list[Fingerp
         return list(pool.map(lambda e: fingerprint(Path(e.path).read_bytes()), images))
 
 
+@dataclass(frozen=True)
+class EvalSet:
+    """Every evaluation image's fingerprint, ready to match: small (thousands of images), so
+    the shards job sends one copy to every scan task and each matches its own rows."""
+
+    ids: tuple[str, ...]
+    hashes: np.ndarray  # (n, views) uint64
+    thumbs: np.ndarray  # normalised, (n, views, 432) float32
+    by_pixels: dict[str, list[int]]
+
+    @property
+    def digest(self) -> str:
+        """What the set holds, for a cache key: another set under the same path differs."""
+        h = hashlib.blake2b(digest_size=8)
+        h.update("\n".join(self.ids).encode())
+        h.update(self.hashes.tobytes())
+        h.update("\n".join(sorted(self.by_pixels)).encode())
+        return h.hexdigest()
+
+    @classmethod
+    def of(cls, images: list[EvalImage], prints: list[Fingerprint]) -> EvalSet:
+        by_pixels: dict[str, list[int]] = {}
+        for j, f in enumerate(prints):
+            by_pixels.setdefault(f.pixels, []).append(j)
+        return cls(
+            tuple(e.eval_id for e in images),
+            np.stack([f.phash for f in prints]),
+            normalised_thumbs([f.thumbs for f in prints]),
+            by_pixels,
+        )
+
+
 def find_copies(
-    train: list[Fingerprint],
-    evals: list[Fingerprint],
-    cfg: DedupConfig | None = None,
+    train: list[Fingerprint], evals: EvalSet, cfg: DedupConfig | None = None
 ) -> dict[int, list[int]]:
-    """Training row -> the evaluation rows it copies (same pixels, or a near duplicate)."""
+    """Training row -> the evaluation rows it copies (same pixels, or a near duplicate). A
+    pair depends on its two images only, so any partition of the training rows finds the
+    same pairs."""
     cfg = cfg or DedupConfig()
-    if not train or not evals:
+    if not train or not evals.ids:
         return {}
     pairs = matching_pairs(
         np.stack([f.phash for f in train]),
         normalised_thumbs([f.thumbs for f in train]),
-        np.stack([f.phash for f in evals]),
-        normalised_thumbs([f.thumbs for f in evals]),
+        evals.hashes,
+        evals.thumbs,
         cfg,
     ).tolist()
-    by_pixels: dict[str, list[int]] = {}
-    for j, f in enumerate(evals):
-        by_pixels.setdefault(f.pixels, []).append(j)
     for i, f in enumerate(train):
-        pairs += [[i, j] for j in by_pixels.get(f.pixels, [])]
+        pairs += [[i, j] for j in evals.by_pixels.get(f.pixels, [])]
     out: dict[int, list[int]] = {}
     for i, j in sorted({(i, j) for i, j in pairs}):
         out.setdefault(i, []).append(j)
     return out
 
 
-def overlap_report(images: list[EvalImage], copies: dict[int, list[int]]) -> list[dict]:
+def contaminated_by(
+    prints: list[Fingerprint | None], evals: EvalSet, cfg: DedupConfig | None = None
+) -> list[list[str] | None]:
+    """Per row, the ids of the evaluation images it copies (None: none, or no image)."""
+    rows = [i for i, f in enumerate(prints) if f is not None]
+    copies = find_copies([prints[i] for i in rows], evals, cfg)
+    out: list[list[str] | None] = [None] * len(prints)
+    for k, js in copies.items():
+        out[rows[k]] = [evals.ids[j] for j in js]
+    return out
+
+
+def overlap_report(images: list[EvalImage], leaked_ids: set[str]) -> list[dict]:
     """Per evaluation set: All, Overlap (images with a copy in the crawl), Clean, share."""
-    leaked = {j for js in copies.values() for j in js}
+    leaked = {j for j, e in enumerate(images) if e.eval_id in leaked_ids}
     rows = []
     for set_name in sorted({e.set for e in images}):
         idx = [j for j, e in enumerate(images) if e.set == set_name]

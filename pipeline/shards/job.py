@@ -1,7 +1,9 @@
 """The shards job: crawl shards → scan → decide → final shards → tables and report.
 
     out/_scan/00003.parquet   crawl shard 3's rows: language, filter reason, fingerprints,
-                              where each image and caption lies in the crawl's tar
+                              the evaluation images each copies (matched in the scan task
+                              against one broadcast copy of their fingerprints), and where
+                              each image and caption lies in the crawl's tar
     out/_decisions.parquet    every scanned row: dup_of, contaminated_by, drop reason, and
                               the final shard and position of each kept sample
     out/00000.tar …           final WebDataset shards (seeded global shuffle), sizes.json
@@ -9,9 +11,10 @@
     out/contamination.parquet CLIP's overlap report per evaluation set
     out/report.html, out/_config.json, out/_summary.json (written last: the job is complete)
 
-Scan and write are parallel tasks (Ray); the decision (`decide.py`) needs every fingerprint
-at once and runs on the driver. Each output is written under a temporary name and renamed, and each
-stage skips what exists, so a job killed at any point and run again ends identical.
+Scan and write are parallel tasks (Ray); the decision (`decide.py`: dedup, drop reasons,
+placement) needs every fingerprint at once and runs on the driver. Each output is written
+under a temporary name and renamed, and each stage skips what exists, so a job killed at any
+point and run again ends identical.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from openwit.core import jobs, storage
+from openwit.core.executor import Shared, get_shared
 from openwit.core.vocab import Status
 from openwit.pipeline.shards import candidates, decontaminate, report, shuffle
 from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, decide
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import DedupConfig
-from openwit.pipeline.shards.scan import ScanConfig, scan_shard
+from openwit.pipeline.shards.scan import SCAN_COLUMNS, ScanConfig, scan_shard
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class ScanTask:
     crawl: str
     shard: int  # the crawl shard this task scans
     scan: ScanConfig
+    dedup: DedupConfig  # the match test, also for copies of evaluation images
+    evals: Shared | None  # every evaluation image's fingerprint, one copy per worker
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,10 @@ def scan_task(spec: ScanTask) -> dict:
         return {"shard": sid, "error": pq.read_metadata(path).metadata.get(b"error", b"").decode()}
     base = f"{spec.crawl}/{sid:05d}"
     try:
-        table, error = scan_shard(f"{base}.parquet", f"{base}.tar", sid, spec.scan)
+        evals = get_shared(spec.evals) if spec.evals is not None else None
+        table, error = scan_shard(
+            f"{base}.parquet", f"{base}.tar", sid, spec.scan, evals, spec.dedup
+        )
     except (OSError, pa.ArrowInvalid) as e:  # the crawl's own table is unreadable: skip it
         return {"shard": sid, "error": f"{base}.parquet: {e}", "skipped": True}
     table = table.replace_schema_metadata({"error": error or ""})
@@ -93,7 +102,10 @@ def write_task(spec: WriteTask) -> dict:
 
 
 def _check_config(cfg: ShardsConfig, out: Path, crawl_summary: dict) -> None:
-    fingerprint = {"config": asdict(cfg), "crawl": crawl_summary}
+    # The scan's columns too: a folder half-scanned by a version with other columns is refused
+    # rather than finished with parts that lack what the decision reads.
+    scan_columns = [f.name for f in SCAN_COLUMNS]
+    fingerprint = {"config": asdict(cfg), "crawl": crawl_summary, "scan_columns": scan_columns}
     jobs.claim_output(out, json.loads(json.dumps(fingerprint, default=str)), "shards")
 
 
@@ -145,7 +157,15 @@ def run(cfg: ShardsConfig, make_executor) -> dict:
 def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     timings: dict[str, float] = {}
     t0 = time.time()
-    specs = [ScanTask(str(out), cfg.crawl, s, cfg.scan) for s in crawl_shards(cfg.crawl)]
+    evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
+    shared = None
+    if evals:  # fingerprinted once here, matched inside every scan task
+        eval_set = decontaminate.EvalSet.of(evals, decontaminate.fingerprint_evals(evals))
+        shared = executor.put(f"evals-{eval_set.digest}", eval_set)
+    specs = [
+        ScanTask(str(out), cfg.crawl, s, cfg.scan, cfg.dedup, shared)
+        for s in crawl_shards(cfg.crawl)
+    ]
     scanned = [res for _, res in executor.map(scan_task, specs, "scan")]
     errors = sorted((r for r in scanned if r["error"]), key=lambda r: r["shard"])
     timings["scan"] = time.time() - t0
@@ -157,7 +177,6 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
             f"{cfg.crawl}: no readable crawl shard ({'; '.join(e['error'] for e in errors)})"
         )
     decisions_path = out / "_decisions.parquet"
-    evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
     if not decisions_path.is_file():
         decisions, overlap = decide(pq.read_table(parts), evals, cfg)
         overlap_table = pa.Table.from_pylist(overlap, schema=OVERLAP_SCHEMA)

@@ -12,13 +12,15 @@ import tarfile
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from openwit.core.storage import open_input, read_table
 from openwit.core.vocab import SUCCESS, Reason
 from openwit.pipeline.shards import filters as F
-from openwit.pipeline.shards.dedup.images import fingerprint
+from openwit.pipeline.shards.decontaminate import EvalSet, contaminated_by
+from openwit.pipeline.shards.dedup.images import DedupConfig, Fingerprint, fingerprint
 from openwit.pipeline.shards.model_score import ModelScoreConfig, ModelScorer
 
 SCAN_COLUMNS = pa.schema(
@@ -38,6 +40,7 @@ SCAN_COLUMNS = pa.schema(
         ("text_offset", pa.int64()),
         ("text_size", pa.int64()),
         ("model_score", pa.float32()),
+        ("contaminated_by", pa.list_(pa.string())),  # evaluation images this one copies
     ]
 )
 _SCORERS: dict = {}  # one model per worker process and checkpoint
@@ -71,9 +74,15 @@ def read_member(f, offset: int, size: int) -> bytes:
 
 
 def scan_shard(
-    parquet_path: str, tar_path: str, shard_id: int, cfg: ScanConfig
+    parquet_path: str,
+    tar_path: str,
+    shard_id: int,
+    cfg: ScanConfig,
+    evals: EvalSet | None = None,
+    dedup: DedupConfig | None = None,
 ) -> tuple[pa.Table, str | None]:
-    """(the shard's rows with SCAN_COLUMNS added, an error message or None)."""
+    """(the shard's rows with SCAN_COLUMNS added, an error message or None). With `evals`,
+    each row names the evaluation images it copies (the same test as near-dup dedup)."""
     table = read_table(parquet_path)
     n = table.num_rows
     cols: dict[str, list] = {f.name: [None] * n for f in SCAN_COLUMNS}
@@ -119,6 +128,14 @@ def scan_shard(
                 to_score.append((i, image))
     if to_score:
         _score(to_score, table.column("caption").to_pylist(), cols, reasons, cfg.model_score)
+    if evals is not None:
+        prints = [
+            Fingerprint(p, np.array(h, np.uint64), d, t) if p is not None else None
+            for p, h, d, t in zip(
+                cols["pixels"], cols["phash"], cols["dhash"], cols["thumbs"], strict=True
+            )
+        ]
+        cols["contaminated_by"] = contaminated_by(prints, evals, dedup)
     cols["filter_reason"] = reasons
     for fld in SCAN_COLUMNS:
         table = table.append_column(fld, pa.array(cols[fld.name], fld.type))
