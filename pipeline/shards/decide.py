@@ -1,4 +1,5 @@
-"""The shards job's decision over every scanned row, as small steps: the model-score cut,
+"""The shards job's decision over every scanned row, as small steps: the model-score cut (its
+cutoff comes from the job, merged over the scan's partitions),
 duplicates, contamination, each row's drop reason, and the kept rows' place in the final
 shards. It needs every fingerprint at once, so it runs in one process.
 """
@@ -21,7 +22,6 @@ from openwit.pipeline.shards.dedup.images import (
     dedup,
     survivors,
 )
-from openwit.pipeline.shards.model_score import top_percent_cutoff
 
 if TYPE_CHECKING:
     from openwit.pipeline.shards.job import ShardsConfig
@@ -52,14 +52,8 @@ _COLUMNS = (
 )
 
 
-def score_cut(rows: list[dict], top_percent: float) -> None:
-    """Drop what falls below the best `top_percent` of the whole crawl's model scores."""
-    scored = [
-        r["model_score"]
-        for r in rows
-        if r["filter_reason"] is None and r["model_score"] is not None
-    ]
-    cutoff = top_percent_cutoff(scored, top_percent)
+def score_cut(rows: list[dict], cutoff: float) -> None:
+    """Drop what scores below `cutoff`: where the best k% of the whole crawl begin."""
     for r in rows:
         score = r["model_score"] if r["model_score"] is not None else -2.0
         if r["filter_reason"] is None and score < cutoff:
@@ -102,13 +96,15 @@ def drop_reasons(rows: list[dict], dup_kind: list, contaminated: list) -> tuple[
     return stage, reason
 
 
-def decide(scan: pa.Table, evals: list, cfg: ShardsConfig) -> tuple[pa.Table, list[dict]]:
+def decide(
+    scan: pa.Table, evals: list, cfg: ShardsConfig, score_cutoff: float | None = None
+) -> tuple[pa.Table, list[dict]]:
     """Dedup the scanned rows, drop those the scan found copying an evaluation image (`evals`:
     the report's image list), and place the kept ones in the final shards."""
     scan = scan.filter(pc.equal(scan.column("status"), SUCCESS))
     rows = scan.select(list(_COLUMNS)).to_pylist()
-    if cfg.scan.model_score.top_percent is not None:
-        score_cut(rows, cfg.scan.model_score.top_percent)
+    if score_cutoff is not None:
+        score_cut(rows, score_cutoff)
     printed = [i for i, r in enumerate(rows) if r["pixels"] is not None]
     prints = [
         Fingerprint(r["pixels"], np.array(r["phash"], np.uint64), r["dhash"], r["thumbs"])

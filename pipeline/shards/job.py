@@ -24,14 +24,15 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from openwit.core import jobs, storage
 from openwit.core.executor import Shared, get_shared
-from openwit.core.vocab import Status
-from openwit.pipeline.shards import candidates, decontaminate, report, shuffle
+from openwit.core.vocab import SUCCESS, Status
+from openwit.pipeline.shards import candidates, decontaminate, quantile, report, shuffle
 from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, decide
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import DedupConfig
@@ -92,6 +93,34 @@ def scan_task(spec: ScanTask) -> dict:
     table = table.replace_schema_metadata({"error": error or ""})
     storage.write_parquet(table, path)
     return {"shard": sid, "error": error or ""}
+
+
+@dataclass(frozen=True)
+class ScoreCountTask:
+    part: str  # a _scan part
+    bucket: int | None  # quantile.counts' pass: None, or the bucket to count inside
+
+
+def score_count_task(spec: ScoreCountTask) -> np.ndarray:
+    """The part's counts of the scores the top-k% cut ranks: rows the filters kept."""
+    t = pq.read_table(spec.part, columns=["status", "filter_reason", "model_score"])
+    ranked = pc.and_(
+        pc.and_(pc.equal(t.column("status"), SUCCESS), pc.is_null(t.column("filter_reason"))),
+        pc.is_valid(t.column("model_score")),
+    )
+    return quantile.counts(t.column("model_score").filter(ranked).to_numpy(), spec.bucket)
+
+
+def score_cutoff(parts: list[Path], executor, percent: float) -> float:
+    """Where the best `percent`% of the crawl's model scores begin, exact, from counts merged
+    over the scan's parts (never every score in one place)."""
+
+    def count_parts(bucket: int | None) -> np.ndarray:
+        tasks = [ScoreCountTask(str(p), bucket) for p in parts]
+        return sum(c for _, c in executor.map(score_count_task, tasks, "score quantile"))
+
+    cutoff = quantile.quantile(count_parts, 1 - percent / 100)
+    return 0.0 if cutoff is None else cutoff
 
 
 def write_task(spec: WriteTask) -> dict:
@@ -178,7 +207,9 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
         )
     decisions_path = out / "_decisions.parquet"
     if not decisions_path.is_file():
-        decisions, overlap = decide(pq.read_table(parts), evals, cfg)
+        percent = cfg.scan.model_score.top_percent
+        cutoff = score_cutoff(parts, executor, percent) if percent is not None else None
+        decisions, overlap = decide(pq.read_table(parts), evals, cfg, cutoff)
         overlap_table = pa.Table.from_pylist(overlap, schema=OVERLAP_SCHEMA)
         storage.write_parquet(overlap_table, out / "contamination.parquet")
         storage.write_parquet(decisions, decisions_path)

@@ -2,9 +2,9 @@
 
 Given an OpenWIT checkpoint, each pair's score is the cosine similarity of its image and
 caption embeddings; keep pairs above `min_score` (in the scan, per row) or the best
-`top_percent` of the crawl (in the decision, over every row). The checkpoint carries open_clip's
-model config, so the model is rebuilt with open_clip alone: the pipeline never imports the
-trainer (data flows one way).
+`top_percent` of the crawl (its exact cutoff merged over the scan's parts: quantile.py). The
+checkpoint carries open_clip's model config, so the model is rebuilt with open_clip alone: the
+pipeline never imports the trainer (data flows one way).
 """
 
 from __future__ import annotations
@@ -74,8 +74,3 @@ class ModelScorer:
                 txt = torch.nn.functional.normalize(txt, dim=-1)
                 out.append((img * txt).sum(-1).numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-def top_percent_cutoff(scores: list[float], percent: float) -> float:
-    """The score at which the best `percent`% of `scores` begin."""
-    return float(np.quantile(np.asarray(scores), 1 - percent / 100)) if scores else 0.0

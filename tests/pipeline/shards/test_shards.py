@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -214,6 +215,16 @@ def test_model_score_filter_with_a_checkpoint_the_project_trained(
                    min(model_score), max(model_score) FROM '{out}/candidates.parquet'"""
     ).fetchone()
     assert scored > 50 and abs(dropped - scored / 2) <= 2 and -1 <= low <= high <= 1
+    # The cut is exact: the median of the scores it ranked (rows no filter dropped), as
+    # np.quantile over all of them gives it, though the job only merged per-part counts.
+    ranked = con.execute(
+        f"""SELECT model_score, drop_reason IS NOT DISTINCT FROM 'model_score'
+            FROM '{out}/candidates.parquet'
+            WHERE model_score IS NOT NULL
+              AND (drop_stage IS DISTINCT FROM 'filter' OR drop_reason = 'model_score')"""
+    ).fetchall()
+    cutoff = np.quantile(np.array([s for s, _ in ranked]), 0.5)
+    assert all(cut == (score < cutoff) for score, cut in ranked)
     refused = runner.invoke(
         app, [*shards_args(crawled[0], tmp_path / "x", sandbox_dir), "--min-score", "0.2"]
     )
