@@ -94,7 +94,7 @@ def crawled(sandbox_dir, query_list, ray_cluster, tmp_path_factory):
     return out, json.loads((out / "_summary.json").read_text())
 
 
-def shards_args(crawl, out, sandbox_dir) -> list[str]:
+def shards_args(crawl, out) -> list[str]:
     return [
         "shards",
         "--crawl",
@@ -107,7 +107,7 @@ def shards_args(crawl, out, sandbox_dir) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def sharded(crawled, sandbox_dir, tmp_path_factory):
+def sharded(crawled, tmp_path_factory):
     """One shards job over the shared crawl: (folder, summary)."""
     import json
 
@@ -116,7 +116,7 @@ def sharded(crawled, sandbox_dir, tmp_path_factory):
     from openwit.cli import app
 
     out = tmp_path_factory.mktemp("shards") / "shards"
-    result = CliRunner().invoke(app, shards_args(crawled[0], out, sandbox_dir))
+    result = CliRunner().invoke(app, shards_args(crawled[0], out))
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "_summary.json").read_text())
 

@@ -65,7 +65,7 @@ def round_trip(s3, sandbox_dir, query_list, crawled, tmp_path_factory):
     args[1:1] = [f"s3://{BUCKET}/sandbox/crawl-data/", "--serve-sandbox"]
     _run([*args, "--executor", "local"])
     shards = f"s3://{BUCKET}/shards"
-    args = shards_args(crawl, "OUT", sandbox_dir)
+    args = shards_args(crawl, "OUT")
     args[args.index("OUT")] = shards
     first = _shards(tmp, args)
     again = _shards(tmp, args)

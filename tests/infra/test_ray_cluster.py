@@ -38,9 +38,9 @@ def test_crawl_survives_a_killed_node(crawled, sandbox_dir, query_list, tmp_path
 
 
 @pytest.mark.slow
-def test_shards_survive_a_killed_node(crawled, sharded, sandbox_dir, tmp_path):
+def test_shards_survive_a_killed_node(crawled, sharded, tmp_path):
     out = tmp_path / "shards"
-    args = shards_args(crawled[0], out, sandbox_dir)
+    args = shards_args(crawled[0], out)
     info = on_two_nodes(str(out / "_scan" / "*.parquet"), 1, args)
     assert info["killed"] and info["nodes_alive"] == 1
     assert info["files_at_kill"] < crawled[1]["shards"]

@@ -123,26 +123,24 @@ def test_report_is_one_file_with_its_plots(sharded):
     assert html.count("data:image/png;base64") >= 6 and html.count("<figure>") >= 8
 
 
-def test_rerun_does_nothing_and_other_settings_are_refused(sharded, crawled, sandbox_dir):
+def test_rerun_does_nothing_and_other_settings_are_refused(sharded, crawled):
     out, _ = sharded
     before = digest(out)
-    result = runner.invoke(app, shards_args(crawled[0], out, sandbox_dir))
+    result = runner.invoke(app, shards_args(crawled[0], out))
     assert result.exit_code == 0 and "nothing to do" in result.output and digest(out) == before
-    result = runner.invoke(app, [*shards_args(crawled[0], out, sandbox_dir), "--seed", "3"])
+    result = runner.invoke(app, [*shards_args(crawled[0], out), "--seed", "3"])
     assert result.exit_code == 2 and "other settings" in result.output
 
 
 @pytest.mark.slow
-def test_kill_9_mid_job_then_rerun_gives_identical_shards(
-    sharded, crawled, sandbox_dir, ray_cluster, tmp_path
-):
+def test_kill_9_mid_job_then_rerun_gives_identical_shards(sharded, crawled, ray_cluster, tmp_path):
     reference, _ = sharded
     out = tmp_path / "killed"
     cmd = [
         sys.executable,
         "-m",
         "openwit.cli",
-        *shards_args(crawled[0], out, sandbox_dir),
+        *shards_args(crawled[0], out),
         "--ray-address",
         ray_cluster,
     ]
@@ -154,12 +152,12 @@ def test_kill_9_mid_job_then_rerun_gives_identical_shards(
     assert not list(out.rglob(".*.tmp"))
 
 
-def test_a_corrupt_crawl_shard_is_reported_and_skipped(crawled, sandbox_dir, tmp_path):
+def test_a_corrupt_crawl_shard_is_reported_and_skipped(crawled, tmp_path):
     crawl = tmp_path / "crawl"
     shutil.copytree(crawled[0], crawl)
     (crawl / "00001.tar").write_bytes(b"not a tar file" * 1000)
     out = tmp_path / "shards"
-    result = runner.invoke(app, shards_args(crawl, out, sandbox_dir))
+    result = runner.invoke(app, shards_args(crawl, out))
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "_summary.json").read_text())
     assert len(summary["errors"]) == 1 and "00001.tar" in summary["errors"][0]
@@ -176,9 +174,7 @@ def test_a_corrupt_crawl_shard_is_reported_and_skipped(crawled, sandbox_dir, tmp
 
 
 @pytest.mark.slow
-def test_model_score_filter_with_a_checkpoint_the_project_trained(
-    sharded, crawled, sandbox_dir, tmp_path
-):
+def test_model_score_filter_with_a_checkpoint_the_project_trained(sharded, crawled, tmp_path):
     train = subprocess.run(
         [
             sys.executable,
@@ -206,7 +202,7 @@ def test_model_score_filter_with_a_checkpoint_the_project_trained(
     assert train.returncode == 0, train.stderr[-2000:]
     ckpt = tmp_path / "run" / "checkpoints" / "step-0000002.pt"
     out = tmp_path / "scored"
-    args = [*shards_args(crawled[0], out, sandbox_dir), "--score-with", str(ckpt)]
+    args = [*shards_args(crawled[0], out), "--score-with", str(ckpt)]
     result = runner.invoke(app, [*args, "--top-percent", "50"])
     assert result.exit_code == 0, result.output
     con = duckdb.connect()
@@ -225,7 +221,5 @@ def test_model_score_filter_with_a_checkpoint_the_project_trained(
     ).fetchall()
     cutoff = np.quantile(np.array([s for s, _ in ranked]), 0.5)
     assert all(cut == (score < cutoff) for score, cut in ranked)
-    refused = runner.invoke(
-        app, [*shards_args(crawled[0], tmp_path / "x", sandbox_dir), "--min-score", "0.2"]
-    )
+    refused = runner.invoke(app, [*shards_args(crawled[0], tmp_path / "x"), "--min-score", "0.2"])
     assert refused.exit_code == 2 and "--score-with" in refused.output
