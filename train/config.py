@@ -95,7 +95,7 @@ def _default(f) -> object:
     return f.default_factory() if f.default is MISSING else f.default
 
 
-def parser(prog: str = "python -m openwit.train.trainer", doc: str | None = None):
+def _parser(prog: str, doc: str | None) -> _Parser:
     ap = _Parser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in fields(TrainConfig):
         if f.name == "data":
@@ -114,9 +114,14 @@ def parser(prog: str = "python -m openwit.train.trainer", doc: str | None = None
     return ap
 
 
-def parse(argv: list[str] | None = None, prog: str = "python -m openwit.train.trainer"):
-    """The run a trainer command line asks for; a bad argument exits 2 with one line."""
-    ap = parser(prog)
+def parse(
+    argv: list[str] | None = None,
+    prog: str = "python -m openwit.train.trainer",
+    doc: str | None = None,
+) -> TrainConfig:
+    """The run a trainer command line asks for (`doc`: its --help text); a bad argument exits
+    2 with one line."""
+    ap = _parser(prog, doc)
     a = vars(ap.parse_args(argv))
     data = DataConfig(shards=a["shards"], seed=a["seed"], **{k: a.pop(k) for k in _DATA_FLAGS})
     try:

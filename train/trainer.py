@@ -241,7 +241,7 @@ def _headline(result: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    result = train(parse(argv))
+    result = train(parse(argv, doc=__doc__))
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(json.dumps(result), flush=True)
     if dist.is_initialized():

@@ -67,7 +67,7 @@ class ConfigMismatch(ValueError):
 
 def claim_output(out: Path, fingerprint: dict, what: str) -> None:
     """Record the settings a job writes `out` with, or refuse if it holds other ones."""
-    path = out / "_config.json"
+    path = out / CONFIG
     if path.is_file():
         saved = json.loads(path.read_text())
         if saved != fingerprint:
