@@ -47,7 +47,7 @@ def pool_paths(pool: str, sandbox: Path, shards: Path, crawl: Path) -> list[str]
     else:
         sql = f"""select distinct t.clip_path from '{truth}' t
             join read_parquet('{crawl}/0*.parquet') c on c.url = t.url and c.page_url = t.page_url
-            join '{shards}/_decisions.parquet' d on d.key = c.key
+            join read_parquet('{shards}/_decisions/*.parquet') d on d.key = c.key
             where t.asset_kind = 'clip' and d.drop_stage is null order by 1"""
     return [r[0] for r in duckdb.sql(sql).fetchall()]
 

@@ -47,6 +47,15 @@ def shards(
         float | None,
         typer.Option(help="Also drop near-duplicate captions at this Jaccard (off; try 0.8)."),
     ] = None,
+    rows_per_task: Annotated[
+        int, typer.Option(help="Rows (or image hashes) one decision task holds.")
+    ] = 2_000_000,
+    decide_memory: Annotated[
+        str | None, typer.Option(help="DuckDB's memory limit where it links duplicates, e.g. 4GB.")
+    ] = None,
+    one_process_decide: Annotated[
+        bool, typer.Option(help="Decide in this process: the reference the tasks must equal.")
+    ] = False,
     executor: options.Executor = "ray",
     ray_address: options.RayAddress = None,
     task_cpus: options.TaskCpus = 1.0,
@@ -84,6 +93,9 @@ def shards(
             captions=CaptionDedupConfig(
                 enabled=caption_dedup is not None, threshold=caption_dedup or 0.8
             ),
+            partitioned=not one_process_decide,
+            rows_per_task=rows_per_task,
+            decide_memory=decide_memory,
         )
         summary = run(cfg, options.executor_factory(executor, ray_address, task_cpus, task_memory))
     except (ShardsConfigMismatch, FileNotFoundError, ValueError) as e:

@@ -14,7 +14,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from openwit.core import storage
 from openwit.core.vocab import SUCCESS, Pool, Reason, Stage, Status
 
 
@@ -22,8 +21,29 @@ def _files(paths: list[Path]) -> str:
     return "[" + ", ".join(f"'{p.as_posix()}'" for p in paths) + "]"
 
 
-def build(crawl: str | Path, out: str | Path) -> pa.Table:
-    """Write `out/candidates.parquet`; returns it as a pyarrow table."""
+def decisions_query(out: str | Path) -> str:
+    """SQL over the decision's tables: each scanned row's fate, with the final shard and
+    position of each kept one."""
+    out = Path(out)
+    decisions = sorted((out / "_decisions").glob("*.parquet"))
+    placement = sorted((out / "_placement").glob("*.parquet"))
+    placed = (
+        f"SELECT key, shard, position FROM read_parquet({_files(placement)})"
+        if placement
+        else "SELECT NULL::VARCHAR AS key, NULL::INTEGER AS shard, NULL::INTEGER AS position"
+    )
+    return f"""SELECT d.*, p.shard, p.position FROM read_parquet({_files(decisions)}) d
+        LEFT JOIN ({placed}) p ON p.key = d.key"""
+
+
+def read_decisions(out: str | Path) -> pa.Table:
+    """Every scanned row's decision, by key (for tests, audits and small crawls)."""
+    return duckdb.sql(f"SELECT * FROM ({decisions_query(out)}) ORDER BY key").to_arrow_table()
+
+
+def build(crawl: str | Path, out: str | Path) -> dict[str, int]:
+    """Write `out/candidates.parquet` (DuckDB streams it to disk); returns the number of
+    candidates per outcome ("kept", or "stage: reason")."""
     crawl, out = Path(crawl), Path(out)
     pool = sorted((crawl / "_pool").glob("*.parquet"))
     scans = sorted((out / "_scan").glob("*.parquet"))
@@ -34,7 +54,7 @@ def build(crawl: str | Path, out: str | Path) -> pa.Table:
     WITH pool AS (SELECT * FROM read_parquet({_files(pool)})),
     dl AS (SELECT * FROM read_parquet({_files(downloads)})),
     scan AS (SELECT * EXCLUDE (thumbs) FROM read_parquet({_files(scans)})),
-    decided AS (SELECT * FROM read_parquet('{(out / "_decisions.parquet").as_posix()}'))
+    decided AS ({decisions_query(out)})
     SELECT
         pool.pair_id, dl.key, pool.url, pool.caption, pool.alt, pool.title, pool.figcaption,
         pool.page_url, pool.page_lang, pool.source, pool.matched,
@@ -62,6 +82,10 @@ def build(crawl: str | Path, out: str | Path) -> pa.Table:
     LEFT JOIN decided ON decided.key = dl.key
     ORDER BY pool.pair_id
     """
-    table = con.sql(query).to_arrow_table()
-    storage.write_parquet(table, out / "candidates.parquet")
-    return table
+    path = out / "candidates.parquet"
+    tmp = path.with_name(f".{path.name}.duckdb.tmp")  # renamed when whole
+    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet)")
+    tmp.replace(path)
+    rows = con.execute(f"""SELECT drop_stage, drop_reason, count(*)
+        FROM read_parquet('{path.as_posix()}') GROUP BY ALL""").fetchall()
+    return {f"{s}: {r}" if s else str(Status.KEPT): n for s, r, n in rows}

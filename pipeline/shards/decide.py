@@ -120,7 +120,7 @@ def decide(
         dup_kind[i], dup_of[i] = dups[k]
     stage, reason = drop_reasons(rows, dup_kind, contaminated)
     kept = [i for i in range(n) if reason[i] is None]
-    shard, pos = shuffle.assign(len(kept), cfg.seed, cfg.shard_size)
+    shard, pos = shuffle.assign([rows[i]["key"] for i in kept], cfg.seed, cfg.shard_size)
     shard_of, pos_of = [None] * n, [None] * n
     for k, i in enumerate(kept):
         shard_of[i], pos_of[i] = int(shard[k]), int(pos[k])

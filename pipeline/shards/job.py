@@ -4,17 +4,18 @@
                               the evaluation images each copies (matched in the scan task
                               against one broadcast copy of their fingerprints), and where
                               each image and caption lies in the crawl's tar
-    out/_decisions.parquet    every scanned row: dup_of, contaminated_by, drop reason, and
-                              the final shard and position of each kept sample
+    out/_decisions/*.parquet  every scanned row: dup_of, contaminated_by, drop reason
+    out/_placement/*.parquet  every kept sample's final shard and position, by hash range
+    out/_decide/              the partitioned decision's intermediate tables (partitioned.py)
     out/00000.tar …           final WebDataset shards (seeded global shuffle), sizes.json
     out/candidates.parquet    every candidate of the crawl with its fate (pipeline.candidates)
     out/contamination.parquet CLIP's overlap report per evaluation set
     out/report.html, out/_config.json, out/_summary.json (written last: the job is complete)
 
-Scan and write are parallel tasks (Ray); the decision (`decide.py`: dedup, drop reasons,
-placement) needs every fingerprint at once and runs on the driver. Each output is written
-under a temporary name and renamed, and each stage skips what exists, so a job killed at any
-point and run again ends identical.
+Every step is a set of parallel tasks (Ray): scan, the score quantile, the decision
+(`partitioned.py`: routing, dedup, drop reasons, placement; the driver sums a few numbers
+per task) and write. Each output is written under a temporary name and renamed, and each
+task skips what exists, so a job killed at any point and run again ends identical.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ import pyarrow.parquet as pq
 from openwit.core import jobs, storage
 from openwit.core.executor import Shared, get_shared
 from openwit.core.vocab import SUCCESS, Status
-from openwit.pipeline.shards import candidates, decontaminate, quantile, report, shuffle
+from openwit.pipeline.shards import (
+    candidates,
+    decontaminate,
+    partitioned,
+    quantile,
+    report,
+    shuffle,
+)
 from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, decide
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import DedupConfig
@@ -50,6 +58,9 @@ class ShardsConfig:
     scan: ScanConfig = field(default_factory=ScanConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     captions: CaptionDedupConfig = field(default_factory=CaptionDedupConfig)
+    partitioned: bool = True  # the decision as partitioned tasks; False: in one process
+    rows_per_task: int = 2_000_000  # how many rows (or image hashes) a decision task holds
+    decide_memory: str | None = None  # DuckDB's memory limit in the link task, e.g. 4GB
 
 
 ShardsConfigMismatch = jobs.ConfigMismatch
@@ -74,7 +85,7 @@ class WriteTask:
     out: str
     crawl: str
     shard: int  # the final shard this task writes
-    samples: list[dict]  # in shard order: where each lies in the crawl's tars, its metadata
+    placement: list[str]  # the placement tables that hold its rows
 
 
 def scan_task(spec: ScanTask) -> dict:
@@ -124,10 +135,12 @@ def score_cutoff(parts: list[Path], executor, percent: float) -> float:
 
 
 def write_task(spec: WriteTask) -> dict:
-    path = shuffle.shard_path(spec.out, spec.shard)
-    if not path.is_file():
-        shuffle.write_final_shard(spec.out, spec.shard, spec.samples, spec.crawl)
-    return {"shard": spec.shard, "count": len(spec.samples)}
+    path, placement = shuffle.shard_path(spec.out, spec.shard), [Path(p) for p in spec.placement]
+    if path.is_file():
+        rows = pq.read_table(placement, columns=["key"], filters=[("shard", "=", spec.shard)])
+        return {"shard": spec.shard, "count": rows.num_rows}
+    n = shuffle.write_placed_shard(spec.out, spec.shard, placement, spec.crawl)
+    return {"shard": spec.shard, "count": n}
 
 
 def _check_config(cfg: ShardsConfig, out: Path, crawl_summary: dict) -> None:
@@ -205,94 +218,75 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
         raise ValueError(
             f"{cfg.crawl}: no readable crawl shard ({'; '.join(e['error'] for e in errors)})"
         )
-    decisions_path = out / "_decisions.parquet"
-    if not decisions_path.is_file():
-        percent = cfg.scan.model_score.top_percent
-        cutoff = score_cutoff(parts, executor, percent) if percent is not None else None
-        decisions, overlap = decide(pq.read_table(parts), evals, cfg, cutoff)
-        overlap_table = pa.Table.from_pylist(overlap, schema=OVERLAP_SCHEMA)
-        storage.write_parquet(overlap_table, out / "contamination.parquet")
-        storage.write_parquet(decisions, decisions_path)
-    decisions = pq.read_table(decisions_path)
+    percent = cfg.scan.model_score.top_percent
+    cutoff = score_cutoff(parts, executor, percent) if percent is not None else None
+    if cfg.partitioned and not cfg.captions.enabled:
+        placed = partitioned.decide(
+            parts,
+            out,
+            cfg.dedup,
+            cutoff,
+            executor,
+            cfg.seed,
+            cfg.shard_size,
+            cfg.rows_per_task,
+            cfg.decide_memory,
+        )
+    else:  # the one-process reference (caption dedup runs only here)
+        placed = _decide_in_driver(cfg, out, parts, evals, cutoff)
+    overlap = decontaminate.overlap_report(evals, set(placed["contaminated"]))
+    overlap_table = pa.Table.from_pylist(overlap, schema=OVERLAP_SCHEMA)
+    storage.write_parquet(overlap_table, out / "contamination.parquet")
     timings["decide"] = time.time() - t0
 
     t0 = time.time()
-    kept = decisions.filter(pc.is_valid(decisions.column("shard")))
-    write_specs = _write_specs(cfg, out, kept)
+    files = partitioned.placement_files(out, placed["group_counts"], cfg.shard_size)
+    write_specs = [
+        WriteTask(str(out), cfg.crawl, s, [str(f) for f in fs]) for s, fs in files.items()
+    ]
     counts = {r["shard"]: r["count"] for _, r in executor.map(write_task, write_specs, "write")}
     shuffle.write_sizes(out, counts)
     timings["write"] = time.time() - t0
 
     t0 = time.time()
-    table = candidates.build(cfg.crawl, out)
+    outcomes = candidates.build(cfg.crawl, out)
     timings["tables"] = time.time() - t0
-    summary = _summary(table, counts, errors, timings)
+    summary = _summary(outcomes, counts, errors, timings)
     t0 = time.time()
     report.write(out, cfg.queries)
     summary["seconds"]["report"] = round(time.time() - t0, 2)
     return summary
 
 
-_META = (
-    "key",
-    "url",
-    "caption",
-    "page_url",
-    "matched",
-    "width",
-    "height",
-    "original_width",
-    "original_height",
-    "sha256",
-    "lang",
-    "lang_score",
-    "crawl_shard",
-)
+def _decide_in_driver(
+    cfg: ShardsConfig, out: Path, parts: list[Path], evals: list, cutoff: float | None
+) -> dict:
+    """The reference: every scanned row in this process (`decide.decide`), written as the
+    partitioned path writes it (one decisions part, one placement range)."""
+    decisions, _ = decide(pq.read_table(parts), evals, cfg, cutoff)
+    kept = decisions.filter(pc.is_valid(decisions.column("shard")))
+    cols = list(shuffle.WRITE_COLUMNS)
+    scan = pq.read_table(parts, columns=cols)
+    scan = scan.filter(pc.is_in(scan.column("key"), kept.column("key")))
+    at = pc.index_in(kept.column("key"), scan.column("key"))
+    placement = scan.take(at).append_column("shard", kept.column("shard"))
+    placement = placement.append_column("position", kept.column("position"))
+    placement = placement.sort_by([("shard", "ascending"), ("position", "ascending")])
+    storage.write_parquet(
+        decisions.drop_columns(["shard", "position"]), out / "_decisions" / "00000.parquet"
+    )
+    with storage.atomic_output(out / "_placement" / "00000.parquet") as f:
+        pq.write_table(placement, f, row_group_size=cfg.shard_size)
+    dirty = decisions.column("contaminated_by").combine_chunks().flatten().unique()
+    return {"group_counts": [kept.num_rows], "contaminated": dirty.to_pylist()}
 
 
-def _write_specs(cfg: ShardsConfig, out: Path, kept: pa.Table) -> list[WriteTask]:
-    cols = list(_META) + [
-        "image_ext",
-        "image_offset",
-        "image_size",
-        "text_offset",
-        "text_size",
-        "phash",
-        "dhash",
-    ]
-    scan = pq.read_table(sorted((out / "_scan").glob("*.parquet")), columns=cols)
-    by_key = {
-        r["key"]: r
-        for r in scan.filter(pc.is_in(scan.column("key"), kept.column("key"))).to_pylist()
-    }
-    shards: dict[int, list] = {}
-    for key, s, p in zip(
-        *(kept.column(c).to_pylist() for c in ("key", "shard", "position")), strict=True
-    ):
-        r = by_key[key]
-        meta = {k: r[k] for k in _META}
-        meta.update(phash=f"{r['phash'][0]:016x}", dhash=f"{r['dhash']:016x}", shard=s)
-        shards.setdefault(s, []).append((p, {**r, "meta": meta}))
-    return [
-        WriteTask(str(out), cfg.crawl, s, [x for _, x in sorted(items, key=lambda t: t[0])])
-        for s, items in sorted(shards.items())
-    ]
-
-
-def _summary(table: pa.Table, counts: dict, errors: list, timings: dict) -> dict:
-    status = table.group_by(["drop_stage", "drop_reason"]).aggregate([("pair_id", "count")])
-    drops = {
-        f"{s}: {r}" if s else str(Status.KEPT): n
-        for s, r, n in zip(
-            *(status.column(c).to_pylist() for c in ("drop_stage", "drop_reason", "pair_id_count")),
-            strict=True,
-        )
-    }
+def _summary(outcomes: dict[str, int], counts: dict, errors: list, timings: dict) -> dict:
     return {
-        "candidates": table.num_rows,
+        "candidates": sum(outcomes.values()),
         str(Status.KEPT): sum(counts.values()),
         "shards": len(counts),
-        "outcomes": dict(sorted(drops.items())),
+        "outcomes": dict(sorted(outcomes.items())),
         "errors": [r["error"] for r in errors],
         "seconds": {k: round(v, 2) for k, v in timings.items()},
     }

@@ -1,5 +1,8 @@
 """The final shards: kept samples in a seeded global shuffle, a fixed number per shard.
 
+The shuffle is the order of a seeded hash of each key, so it needs no global permutation:
+the partitioned decision ranks each hash range on its own (`place.py`).
+
 Bytes are copied from the crawl's tars (the scan recorded where each member lies), so
 nothing is decoded or re-encoded again. Each shard is written to a temporary name and
 renamed, and its `key.json` carries the sample's metadata and provenance.
@@ -7,12 +10,14 @@ renamed, and its `key.json` carries the sample's metadata and provenance.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tarfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from openwit.core import storage
 from openwit.core.io import atomic_output, atomic_write_text
@@ -20,12 +25,69 @@ from openwit.pipeline.crawl.writer import add_member
 from openwit.pipeline.shards.scan import read_member
 
 
-def assign(n: int, seed: int, shard_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(shard, position) for each of n kept samples: a seeded permutation cut in pieces."""
-    order = np.random.default_rng(seed).permutation(n)
-    slot = np.empty(n, np.int64)
-    slot[order] = np.arange(n)
+def order_keys(keys: list[str], seed: int) -> np.ndarray:
+    """Each key's place in the seeded shuffle: a keyed 64-bit BLAKE2b of the key, the same
+    on every machine, so any process can order its own rows without seeing the others."""
+    salt = seed.to_bytes(8, "little", signed=True)
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8, key=salt).digest(), "big")
+            for k in keys
+        ),
+        np.uint64,
+        count=len(keys),
+    )
+
+
+def shuffled(keys: list[str], order: np.ndarray) -> np.ndarray:
+    """Indices of the rows in shuffled order: by order key, then by key (a tie is 2^-64)."""
+    return np.lexsort((np.asarray(keys, dtype=object), order))
+
+
+def assign(keys: list[str], seed: int, shard_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shard, position) for each kept sample: its rank in the shuffle, cut in pieces."""
+    slot = np.empty(len(keys), np.int64)
+    slot[shuffled(keys, order_keys(keys, seed))] = np.arange(len(keys))
     return slot // shard_size, slot % shard_size
+
+
+META = (
+    "key",
+    "url",
+    "caption",
+    "page_url",
+    "matched",
+    "width",
+    "height",
+    "original_width",
+    "original_height",
+    "sha256",
+    "lang",
+    "lang_score",
+    "crawl_shard",
+)
+# What writing a kept sample needs: its metadata and where its members lie in the crawl's tar.
+WRITE_COLUMNS = (
+    *META,
+    "image_ext",
+    "image_offset",
+    "image_size",
+    "text_offset",
+    "text_size",
+    "phash",
+    "dhash",
+)
+
+
+def write_placed_shard(out: str | Path, shard: int, placement: list[Path], crawl: str) -> int:
+    """Write final shard `shard` from the rows the placement tables give it."""
+    rows = pq.read_table([str(p) for p in placement], filters=[("shard", "=", shard)])
+    samples = []
+    for r in rows.sort_by("position").to_pylist():
+        meta = {k: r[k] for k in META}
+        meta.update(phash=f"{r['phash'][0]:016x}", dhash=f"{r['dhash']:016x}", shard=shard)
+        samples.append({**r, "meta": meta})
+    return write_final_shard(out, shard, samples, crawl)
 
 
 def shard_path(out: str | Path, shard: int) -> Path:

@@ -4,8 +4,12 @@ Multi-index hashing (Norouzi et al., 2012): cut each code into `bands` disjoint 
 codes within distance k agree, in at least one piece, to within k // bands bits
 (pigeonhole), so each piece is searched by flipping at most that many of its bits. Pieces of
 about 21 bits make a direct-address table (one offset per possible value) small enough to
-hold and big enough that, up to a few million codes, a random probe almost always lands in an
-empty bucket: the work is the fixed number of probes per query, i.e. linear in n.
+hold; a probe costs one lookup plus one check per code already in its bucket, so the work is
+linear in n only while the buckets stay nearly empty (n well under 2^21 codes): beyond that
+every query checks about n / 2^21 codes per probe (docs/scale.md).
+
+`BandTable` is one piece's table: `HammingIndex` holds one per band in one process, and the
+shards job's partitioned search (`dedup/bands.py`) builds one per partition of a band.
 """
 
 from __future__ import annotations
@@ -17,11 +21,59 @@ import numpy as np
 _CHUNK = 1 << 16  # queries per step: bounds the memory of the candidate expansion
 
 
-def _flip_masks(width: int, radius: int) -> np.ndarray:
+def flip_masks(width: int, radius: int) -> np.ndarray:
     masks = [0]
     for r in range(1, radius + 1):
         masks += [sum(1 << b for b in combo) for combo in itertools.combinations(range(width), r)]
     return np.array(masks, dtype=np.int64)
+
+
+def band_edges(bands: int) -> list[tuple[int, int]]:
+    edges = np.linspace(0, 64, bands + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+def band_keys(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    return ((codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)).astype(np.int64)
+
+
+class BandTable:
+    """Codes by the value of `keys` (`bits` wide): each probe is one lookup."""
+
+    def __init__(self, codes: np.ndarray, keys: np.ndarray, bits: int):
+        self.order = np.argsort(keys, kind="stable")
+        self.sorted_codes = np.ascontiguousarray(codes, dtype=np.uint64)[self.order]
+        counts = np.bincount(keys, minlength=1 << bits)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def probe(
+        self, queries: np.ndarray, keys: np.ndarray, masks: np.ndarray, max_distance: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(query row, table row) of every code within max_distance of a query among those
+        whose key is the query's key flipped by one of `masks`."""
+        offsets, order, sorted_codes = self.offsets, self.order, self.sorted_codes
+        found_q, found_t = [], []
+        # Queries in the order of their key: probes then walk the table in order.
+        q_order = np.argsort(keys, kind="stable")
+        for start in range(0, len(queries), _CHUNK):
+            rows = q_order[start : start + _CHUNK]
+            q, k = queries[rows], keys[rows]
+            for mask in masks:
+                probe = k ^ mask
+                first = offsets[probe]
+                counts = offsets[probe + 1] - first
+                total = int(counts.sum())
+                if not total:
+                    continue
+                i = np.repeat(np.arange(len(q)), counts)
+                # the bucket ranges laid end to end, without a Python loop
+                pos = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
+                keep = np.bitwise_count(q[i] ^ sorted_codes[pos]) <= max_distance
+                found_q.append(rows[i[keep]])
+                found_t.append(order[pos[keep]])
+        if not found_q:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(found_q), np.concatenate(found_t)
 
 
 class HammingIndex:
@@ -29,50 +81,21 @@ class HammingIndex:
 
     def __init__(self, codes: np.ndarray, bands: int = 3):
         self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
-        edges = np.linspace(0, 64, bands + 1).round().astype(int)
-        self.bands = list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
-        self.order: list[np.ndarray] = []  # per band: rows sorted by the band's value
-        self.sorted_codes: list[np.ndarray] = []  # the codes in that order: reads stay local
-        self.offsets: list[np.ndarray] = []  # per band value: where its rows start
-        for lo, hi in self.bands:
-            keys = self._keys(self.codes, lo, hi)
-            order = np.argsort(keys, kind="stable")
-            self.order.append(order)
-            self.sorted_codes.append(self.codes[order])
-            counts = np.bincount(keys, minlength=1 << (hi - lo))
-            self.offsets.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-
-    @staticmethod
-    def _keys(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        return ((codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)).astype(np.int64)
+        self.bands = band_edges(bands)
+        self.tables = [
+            BandTable(self.codes, band_keys(self.codes, lo, hi), hi - lo) for lo, hi in self.bands
+        ]
 
     def search(self, queries: np.ndarray, max_distance: int) -> np.ndarray:
         """(query row, index row) pairs within max_distance, as an (m, 2) int64 array."""
         queries = np.ascontiguousarray(queries, dtype=np.uint64)
         n = len(self.codes)
-        found = []
         radius = max_distance // len(self.bands)
-        for b, (lo, hi) in enumerate(self.bands):
-            masks = _flip_masks(hi - lo, radius)
-            offsets, order, sorted_codes = self.offsets[b], self.order[b], self.sorted_codes[b]
-            keys = self._keys(queries, lo, hi)
-            # Queries in the order of their band value: probes then walk the table in order.
-            q_order = np.argsort(keys, kind="stable")
-            for start in range(0, len(queries), _CHUNK):
-                rows = q_order[start : start + _CHUNK]
-                q, k = queries[rows], keys[rows]
-                for mask in masks:
-                    probe = k ^ mask
-                    first = offsets[probe]
-                    counts = offsets[probe + 1] - first
-                    total = int(counts.sum())
-                    if not total:
-                        continue
-                    i = np.repeat(np.arange(len(q)), counts)
-                    # the bucket ranges laid end to end, without a Python loop
-                    pos = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
-                    keep = np.bitwise_count(q[i] ^ sorted_codes[pos]) <= max_distance
-                    found.append(rows[i[keep]] * n + order[pos[keep]])
+        found = []
+        for (lo, hi), table in zip(self.bands, self.tables, strict=True):
+            masks = flip_masks(hi - lo, radius)
+            q, t = table.probe(queries, band_keys(queries, lo, hi), masks, max_distance)
+            found.append(q * n + t)
         pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
         return np.stack([pairs // n, pairs % n], axis=1)
 

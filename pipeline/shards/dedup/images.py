@@ -72,10 +72,20 @@ def _bits(flags: np.ndarray) -> int:
 
 def normalised_thumbs(thumbs: list[bytes]) -> np.ndarray:
     """(n, views, 432) float32, each view shifted to mean 0 and scaled to unit spread."""
-    t = np.frombuffer(b"".join(thumbs), np.uint8).astype(np.float32)
-    t = t.reshape(len(thumbs), -1, THUMB_BYTES)
+    t = np.frombuffer(b"".join(thumbs), np.uint8)
+    return normalise(t.reshape(len(thumbs), -1, THUMB_BYTES))
+
+
+def normalise(thumbs: np.ndarray) -> np.ndarray:
+    """uint8 thumbnails (..., 432) as float32, each shifted to mean 0 and unit spread."""
+    t = thumbs.astype(np.float32)
     t -= t.mean(-1, keepdims=True)
     return t / np.maximum(t.std(-1, keepdims=True), 8.0)  # flat images: do not blow up noise
+
+
+def thumb_rms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """RMS difference of normalised thumbnails, per row."""
+    return np.sqrt(((a - b) ** 2).mean(-1))
 
 
 def matching_pairs(
@@ -96,7 +106,7 @@ def matching_pairs(
         index = HammingIndex(i_hash[:, :views].ravel())
         hits = index.search(q_hash[:, 0], cfg.phash_max_distance)
         q, row, view = hits[:, 0], hits[:, 1] // views, hits[:, 1] % views
-        rms = np.sqrt(((q_thumb[q, 0] - i_thumb[row, view]) ** 2).mean(-1))
+        rms = thumb_rms(q_thumb[q, 0], i_thumb[row, view])
         ok = rms <= cfg.thumb_max_rms
         pair = np.stack([row[ok], q[ok]] if flip else [q[ok], row[ok]], axis=1)
         found.append(pair)

@@ -1,0 +1,99 @@
+"""From duplicate pairs to each duplicate's survivor, in DuckDB: no row list in Python.
+
+Connected groups come from min-label propagation with pointer jumping: every row starts as
+its own label, takes the smallest label among its neighbours, then its label's label, until
+nothing changes (a few rounds: the rounds grow with the log of a group's diameter). DuckDB
+keeps the tables on disk past its memory limit, so the pair list may outgrow the task.
+
+The order is the one-process `images.dedup`'s: exact groups (URL or pixels) first; near
+pairs among the exact survivors next; a group's survivor is a row the filters keep, then the
+largest image, then the lowest key; an exact copy of a row that went as a near duplicate
+names the near group's survivor, as a near duplicate itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+
+def _files(paths: list[Path]) -> str:
+    return "[" + ", ".join(f"'{p.as_posix()}'" for p in paths) + "]"
+
+
+def components(con: duckdb.DuckDBPyConnection, edges: str, name: str) -> None:
+    """Table `name`(v, c): each vertex of `edges`(a, b) and the lowest vertex of its group."""
+    con.execute(f"""CREATE OR REPLACE TABLE {name} AS
+        SELECT v, min(u) AS c FROM (
+            SELECT a AS v, b AS u FROM {edges} UNION ALL SELECT b, a FROM {edges}
+            UNION ALL SELECT a, a FROM {edges} UNION ALL SELECT b, b FROM {edges})
+        GROUP BY v""")
+    while True:
+        con.execute(f"""CREATE OR REPLACE TABLE {name}_next AS
+            WITH prop AS (
+                SELECT e.a AS v, l.c FROM {edges} e JOIN {name} l ON l.v = e.b
+                UNION ALL SELECT e.b, l.c FROM {edges} e JOIN {name} l ON l.v = e.a
+                UNION ALL SELECT v, c FROM {name}),
+            m AS (SELECT v, min(c) AS c FROM prop GROUP BY v)
+            SELECT m.v, least(m.c, j.c) AS c FROM m JOIN m j ON j.v = m.c""")
+        changed = con.execute(f"""SELECT count(*) FROM {name}_next n JOIN {name} o USING (v)
+            WHERE n.c <> o.c""").fetchone()[0]
+        con.execute(f"DROP TABLE {name}; ALTER TABLE {name}_next RENAME TO {name}")
+        if not changed:
+            return
+
+
+def _survivors(con: duckdb.DuckDBPyConnection, groups: str, name: str) -> None:
+    """Table `name`(v, best) for every member of a group that is not its survivor."""
+    con.execute(f"""CREATE OR REPLACE TABLE {name} AS
+        WITH best AS (
+            SELECT g.c, first(g.v ORDER BY r.flag, r.area DESC, r.key) AS best
+            FROM {groups} g JOIN rank r ON r.id = g.v GROUP BY g.c)
+        SELECT g.v, best.best FROM {groups} g JOIN best USING (c) WHERE g.v <> best.best""")
+
+
+def link(
+    rank: list[Path],
+    exact: list[Path],
+    near: list[Path],
+    out: Path,
+    memory_limit: str | None = None,
+) -> int:
+    """Write `out` (id, dup_kind, dup_of key) for every duplicate, sorted by id; returns how
+    many rows it holds."""
+    con = duckdb.connect()
+    spill = out.parent / ".duckdb_spill"
+    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"CREATE VIEW rank AS SELECT * FROM read_parquet({_files(rank)})")
+    con.execute(f"CREATE TABLE exact_edges AS SELECT a, b FROM read_parquet({_files(exact)})")
+    components(con, "exact_edges", "exact_groups")
+    _survivors(con, "exact_groups", "exact_of")
+    con.execute(f"""CREATE TABLE near_edges AS SELECT n.a, n.b FROM read_parquet({_files(near)}) n
+        ANTI JOIN exact_of x ON x.v = n.a ANTI JOIN exact_of y ON y.v = n.b""")
+    components(con, "near_edges", "near_groups")
+    _survivors(con, "near_groups", "near_of")
+    query = """
+        SELECT n.v AS id, 'near_image' AS dup_kind, r.key AS dup_of
+        FROM near_of n JOIN rank r ON r.id = n.best
+        UNION ALL
+        SELECT x.v,
+            CASE WHEN nb.v IS NOT NULL THEN 'near_image'
+                 WHEN ru.url IS NOT DISTINCT FROM rb.url THEN 'exact_url'
+                 ELSE 'exact_pixels' END,
+            CASE WHEN nb.v IS NOT NULL THEN rn.key ELSE rb.key END
+        FROM exact_of x
+        JOIN rank ru ON ru.id = x.v JOIN rank rb ON rb.id = x.best
+        LEFT JOIN near_of nb ON nb.v = x.best LEFT JOIN rank rn ON rn.id = nb.best
+        ORDER BY id"""
+    # DuckDB writes the file itself: to a temporary name, renamed when whole.
+    tmp = out.with_name(f".{out.name}.duckdb.tmp")
+    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, ROW_GROUP_SIZE 65536)")
+    n = con.execute(f"SELECT count(*) FROM read_parquet('{tmp.as_posix()}')").fetchone()[0]
+    tmp.replace(out)
+    con.close()
+    shutil.rmtree(spill, ignore_errors=True)
+    return n

@@ -1,0 +1,173 @@
+"""The shards job's decision as partitioned tasks: the driver holds a few numbers per task,
+never a row.
+
+    route     per scan part    rank, exact keys and band hashes, by bucket   route.py
+    exact     per hash bucket  links between rows with equal URL or pixels   dedup/exact.py
+    bands     per band bucket  near-duplicate candidates from the hashes     dedup/bands.py
+    hop       per scan part    each candidate with its query's thumbnail     dedup/confirm.py
+    confirm   per scan part    the candidates whose thumbnails agree         dedup/confirm.py
+    link      one DuckDB task  connected groups and each copy's survivor     dedup/link.py
+    decide    per scan part    each row's drop reason; kept rows by hash     place.py
+    assign    per hash range   shard and position of each kept row           place.py
+
+Each task writes one file (atomically) and skips its work when the file exists, so a run
+killed anywhere and run again finishes with the same outputs. The decisions are those of
+the one-process reference (`decide.py`), row for row.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from openwit.core import storage
+from openwit.pipeline.shards import place
+from openwit.pipeline.shards.buckets import read_bucket, write_buckets
+from openwit.pipeline.shards.dedup import bands, confirm, exact, link
+from openwit.pipeline.shards.dedup.images import VIEWS, DedupConfig
+from openwit.pipeline.shards.route import BANDS, Layout, route_part
+
+
+@dataclass(frozen=True)
+class Task:
+    out: str  # the job's output folder
+    step: str
+    index: int  # the part number, bucket or group this task owns
+    part: str | None = None  # its scan part, for the steps that read one
+    cutoff: float | None = None
+    layout: Layout | None = None
+    dedup: DedupConfig | None = None
+    seed: int = 0
+    shard_size: int = 0
+    offset: int = 0  # assign: kept rows in the hash ranges before this one
+    memory: str | None = None  # link: DuckDB's memory limit
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.parquet"))
+
+
+def run_task(t: Task) -> dict:
+    """Run one task (or find its output already written); returns what the driver sums."""
+    out, d, i = Path(t.out), Path(t.out) / "_decide", t.index
+    name = f"{i:05d}.parquet"
+    result: dict = {}
+    if t.step == "route":
+        if not (d / "bands" / name).is_file():
+            route_part(Path(t.part), i, d, t.cutoff, t.layout, t.dedup)
+    elif t.step == "exact":
+        if not (d / "exact_links" / name).is_file():
+            links = exact.exact_links(read_bucket(_files(d / "exact"), "bucket", i))
+            storage.write_parquet(links, d / "exact_links" / name)
+    elif t.step == "bands":
+        if not (d / "candidates" / name).is_file():
+            entries = read_bucket(_files(d / "bands"), "bucket", i)
+            found = bands.band_candidates(
+                entries, i, t.layout.band_bits, BANDS, t.dedup.phash_max_distance
+            )
+            write_buckets(found, "qpart", d / "candidates" / name)
+    elif t.step == "hop":
+        if not (d / "hop" / name).is_file():
+            pairs = read_bucket(_files(d / "candidates"), "qpart", i)
+            write_buckets(confirm.attach_query_thumbs(pairs, t.part), "ipart", d / "hop" / name)
+    elif t.step == "confirm":
+        if not (d / "near" / name).is_file():
+            hops = read_bucket(_files(d / "hop"), "ipart", i)
+            storage.write_parquet(confirm.confirm_pairs(hops, t.part, t.dedup), d / "near" / name)
+    elif t.step == "link":
+        if not (d / "dups.parquet").is_file():
+            link.link(
+                _files(d / "rank"),
+                _files(d / "exact_links"),
+                _files(d / "near"),
+                d / "dups.parquet",
+                t.memory,
+            )
+    elif t.step == "decide":
+        groups = t.layout.groups
+        if not (d / "placed" / name).is_file():
+            place.decide_part(Path(t.part), i, out, t.cutoff, d / "dups.parquet", groups, t.seed)
+        group = pq.read_table(d / "placed" / name, columns=["group"]).column("group")
+        dirty = pq.read_table(out / "_decisions" / name, columns=["contaminated_by"])
+        result = {
+            "counts": np.bincount(group.to_numpy(), minlength=groups).tolist(),
+            "contaminated": dirty.column(0).combine_chunks().flatten().unique().to_pylist(),
+        }
+    elif t.step == "assign":
+        if not (out / "_placement" / name).is_file():
+            place.assign_group(_files(d / "placed"), i, t.offset, out, t.shard_size)
+    else:
+        raise ValueError(f"unknown step {t.step!r}")
+    # The worker's peak so far: an upper bound on this task's, for the memory budget.
+    return {**result, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def decide(
+    parts: list[Path],
+    out: Path,
+    dedup: DedupConfig,
+    cutoff: float | None,
+    executor,
+    seed: int,
+    shard_size: int,
+    rows_per_task: int,
+    memory: str | None = None,
+) -> dict:
+    """Run every step; returns kept count, hash-range counts, the evaluation images found
+    copied, the layout and each step's highest task peak."""
+    rows = sum(pq.read_metadata(p).num_rows for p in parts)
+    layout = Layout.of(rows, len(VIEWS) if dedup.crop_views else 1, rows_per_task)
+    numbers = [int(p.stem) for p in parts]
+    peaks: dict[str, int] = {}
+
+    def step(name: str, specs: list[Task]) -> list[dict]:
+        results = [r for _, r in executor.map(run_task, specs, name)]
+        peaks[name] = max((r["peak_rss"] for r in results), default=0)
+        return results
+
+    base = {"out": str(out), "layout": layout, "dedup": dedup, "cutoff": cutoff}
+    per_part = [dict(base, index=n, part=str(p)) for n, p in zip(numbers, parts, strict=True)]
+    step("route", [Task(step="route", **k) for k in per_part])
+    step("exact", [Task(step="exact", index=b, **base) for b in range(layout.exact_buckets)])
+    step("bands", [Task(step="bands", index=b, **base) for b in range(BANDS << layout.band_bits)])
+    step("hop", [Task(step="hop", **k) for k in per_part])
+    step("confirm", [Task(step="confirm", **k) for k in per_part])
+    step("link", [Task(step="link", index=0, memory=memory, **base)])
+    decided = step("decide", [Task(step="decide", seed=seed, **k) for k in per_part])
+    counts = np.sum([r["counts"] for r in decided], axis=0, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    step(
+        "assign",
+        [
+            Task(step="assign", index=g, offset=int(offsets[g]), shard_size=shard_size, **base)
+            for g in range(layout.groups)
+        ],
+    )
+    return {
+        "kept": int(offsets[-1]),
+        "group_counts": counts.tolist(),
+        "contaminated": sorted({e for r in decided for e in r["contaminated"]}),
+        "layout": layout,
+        "peaks": peaks,
+    }
+
+
+def placement_files(out: Path, group_counts: list[int], shard_size: int) -> dict[int, list[Path]]:
+    """Each final shard's placement files: the hash ranges its ranks fall in."""
+    offsets = np.concatenate([[0], np.cumsum(group_counts)])
+    total = int(offsets[-1])
+    files: dict[int, list[Path]] = {}
+    for s in range(-(-total // shard_size)):
+        lo, hi = s * shard_size, min((s + 1) * shard_size, total)
+        first = int(np.searchsorted(offsets, lo, side="right")) - 1
+        last = int(np.searchsorted(offsets, hi - 1, side="right")) - 1
+        files[s] = [
+            out / "_placement" / f"{g:05d}.parquet"
+            for g in range(first, last + 1)
+            if group_counts[g]
+        ]
+    return files

@@ -1,0 +1,157 @@
+"""The first step of the partitioned decision: each scan part sends its rows where they are
+judged.
+
+Per part, three files under `_decide/`:
+    rank/   id, key, url, flag (a filter drops it), area: what picks a group's survivor
+    exact/  (url or pixel hash, id) by a hash of the value: equal values meet in one bucket
+    bands/  each image's hashes by band value (dedup/bands.py): codes that may be within
+            the Hamming threshold meet in one bucket
+
+A row's id is (part << 32) | its row in the part, so later steps find its thumbnails again
+without carrying them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from openwit.core import storage
+from openwit.core.vocab import SUCCESS, Reason
+from openwit.pipeline.shards.buckets import string_buckets, write_buckets
+from openwit.pipeline.shards.dedup.hamming import band_edges, band_keys, flip_masks
+from openwit.pipeline.shards.dedup.images import DedupConfig
+
+BANDS = 3  # as HammingIndex: three pieces of about 21 bits
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How many buckets each partitioned step uses: from the row count, so a task holds
+    about `rows_per_task` rows (or image hashes) whatever the crawl's size."""
+
+    exact_buckets: int
+    band_bits: int  # the top bits of a band value that name its bucket (2^bits per band)
+    groups: int  # hash ranges of the final order, one sort task each
+
+    @classmethod
+    def of(cls, rows: int, views: int, rows_per_task: int) -> Layout:
+        per = max(rows_per_task, 1)
+        bits = 0
+        while rows * views > per << bits and bits < 12:
+            bits += 1
+        return cls(max(1, -(-rows // per)), bits, max(1, -(-rows // per)))
+
+
+def cut_reasons(reason: pa.Array, score: pa.Array, cutoff: float | None) -> pa.Array:
+    """The filter reason after the model-score cut: kept rows scoring below `cutoff` (a
+    missing score counts as -2, below any cosine) go for `model_score`."""
+    if cutoff is None:
+        return reason
+    low = pc.less(pc.fill_null(pc.cast(score, pa.float64()), -2.0), cutoff)
+    return pc.if_else(pc.and_(pc.is_null(reason), low), Reason.MODEL_SCORE.value, reason)
+
+
+def printed_rows(part: Path, columns: list[str]) -> tuple[pa.Table, np.ndarray]:
+    """The part's successful rows with an image fingerprint, and their row numbers."""
+    t = pq.read_table(part, columns=sorted({"status", "pixels", *columns}))
+    row = np.arange(t.num_rows, dtype=np.int64)
+    ok = pc.and_(pc.equal(t.column("status"), SUCCESS), pc.is_valid(t.column("pixels")))
+    ok = ok.to_numpy(zero_copy_only=False)
+    return t.filter(pa.array(ok)), row[ok]
+
+
+def route_part(
+    part: Path, number: int, out: Path, cutoff: float | None, layout: Layout, cfg: DedupConfig
+) -> int:
+    cols = ["key", "url", "filter_reason", "model_score", "width", "height", "phash"]
+    t, rows = printed_rows(part, cols)
+    ids = (np.int64(number) << 32) | rows
+    reason = cut_reasons(t.column("filter_reason"), t.column("model_score"), cutoff)
+    area = pc.multiply(
+        pc.cast(t.column("width"), pa.int64()), pc.cast(t.column("height"), pa.int64())
+    )
+    rank = pa.table(
+        {
+            "id": ids,
+            "key": t.column("key"),
+            "url": t.column("url"),
+            "flag": pc.is_valid(reason),
+            "area": area,
+        }
+    )
+    name = f"{number:05d}.parquet"
+    storage.write_parquet(rank, out / "rank" / name)
+    write_buckets(_exact(t, ids, layout.exact_buckets), "bucket", out / "exact" / name)
+    write_buckets(_bands(t, ids, layout.band_bits, cfg), "bucket", out / "bands" / name)
+    return t.num_rows
+
+
+def _exact(t: pa.Table, ids: np.ndarray, buckets: int) -> pa.Table:
+    tables = []
+    for kind, column in enumerate(("url", "pixels")):
+        values = t.column(column).combine_chunks()
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        values = values.filter(pa.array(valid))
+        tables.append(
+            pa.table(
+                {
+                    "bucket": string_buckets(values, buckets),
+                    "kind": pa.array(np.full(len(values), kind, np.int8)),
+                    "value": values.cast(pa.string()),
+                    "id": ids[valid],
+                }
+            )
+        )
+    return pa.concat_tables(tables)
+
+
+def views_of(cfg: DedupConfig, stored: int) -> int:
+    return stored if cfg.crop_views else 1
+
+
+def _bands(t: pa.Table, ids: np.ndarray, bits: int, cfg: DedupConfig) -> pa.Table:
+    """Every view's hash to the bucket of its band value's top `bits`; each whole-image
+    hash (view -1: the query) also to every bucket a probe within the radius reaches."""
+    if not len(ids):
+        return ENTRIES.empty_table()
+    flat = pc.list_flatten(t.column("phash")).to_numpy().astype(np.uint64)
+    stored = len(flat) // len(ids)
+    codes = flat.reshape(len(ids), stored)
+    views = views_of(cfg, stored)
+    radius = cfg.phash_max_distance // BANDS
+    tables = []
+    for b, (lo, hi) in enumerate(band_edges(BANDS)):
+        low = hi - lo - bits
+        index = codes[:, :views]
+        top = band_keys(index.ravel(), lo, hi) >> low
+        tables.append(
+            _entries(
+                b,
+                bits,
+                top,
+                np.repeat(ids, views),
+                np.tile(np.arange(views, dtype=np.int8), len(ids)),
+                index.ravel(),
+            )
+        )
+        q_top = band_keys(codes[:, 0], lo, hi) >> low
+        for flip in flip_masks(bits, min(radius, bits)):
+            tables.append(_entries(b, bits, q_top ^ flip, ids, np.int8(-1), codes[:, 0]))
+    return pa.concat_tables(tables)
+
+
+ENTRIES = pa.schema(
+    [("bucket", pa.int32()), ("id", pa.int64()), ("view", pa.int8()), ("code", pa.uint64())]
+)
+
+
+def _entries(band: int, bits: int, top, ids, view, codes) -> pa.Table:
+    bucket = (band << bits) + np.asarray(top, np.int64)
+    view = np.broadcast_to(np.asarray(view, np.int8), len(ids))
+    return pa.table([bucket.astype(np.int32), ids, view, codes], schema=ENTRIES)
