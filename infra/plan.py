@@ -24,7 +24,10 @@ REFERENCE_RATES = {
     "match_texts": 74_340.0,  # captions matched against the default list (bench/match.py)
     "download_images": 77.2,  # fetch + validate + resize, CPU-bound on loopback (bench/download)
     "shards_images": 76.8,  # scan + dedup + filter + write (bench/end_to_end.py)
+    "decide_rows": 11_000.0,  # the partitioned decision at 10M rows (bench/shards_scale.py)
 }
+# The partitioned decision's intermediate tables per scanned row (bench/shards_scale.py).
+REFERENCE_DECIDE_BYTES_PER_ROW = 500.0
 YIELDS = {  # fraction of a stage's input that survives it: (value, where it comes from)
     "pairs_per_page": (9.5, "sandbox, measured (real pages: set yours)"),
     "matched": (0.5, "assumed: share of alt texts matching a query on the web"),
@@ -91,7 +94,19 @@ def measured_rates(results: Path) -> dict[str, tuple[float, str]]:
         if scanned:
             per_core = scanned / s["seconds"] / e["machine"]["cores"]
             rates["shards_images"] = (per_core, f"bench {e['date'][:10]}")
+    if d := load("shards_scale"):
+        big = max(d["sizes"], key=lambda x: x["rows"])
+        per_core = big["rows"] / big["seconds"] / d["machine"]["cores"]
+        rates["decide_rows"] = (per_core, f"bench {d['date'][:10]}, {big['rows']:,} rows")
     return rates
+
+
+def decide_bytes_per_row(results: Path) -> float:
+    path = results / "shards_scale.json"
+    if not path.is_file():
+        return REFERENCE_DECIDE_BYTES_PER_ROW
+    big = max(json.loads(path.read_text())["sizes"], key=lambda x: x["rows"])
+    return big["intermediate_bytes"] / big["rows"]
 
 
 @lru_cache
@@ -128,6 +143,9 @@ def plan(cfg: PlanConfig) -> dict:
         "match": candidates / rates["match_texts"][0] / 3600,
         "download": downloads / rates["download_images"][0] / 3600,
         "shards": scanned / rates["shards_images"][0] / 3600,
+        # The decision over every scanned row (dedup, placement): linear in rows with the
+        # two-band pHash search a run this size uses (docs/scale.md).
+        "decide": scanned / rates["decide_rows"][0] / 3600,
     }
     flops = train_flops_per_sample(cfg.model)
     seen = kept * cfg.epochs
@@ -137,6 +155,8 @@ def plan(cfg: PlanConfig) -> dict:
         "shards": kept * cfg.sample_bytes / 1e9,
         "metadata": candidates * 250 / 1e9,  # ~250 B/candidate of Parquet (sandbox: 7.1 MB/28k)
     }
+    # The decision's intermediate tables: local disk for the job's length, not kept.
+    scratch_gb = scanned * decide_bytes_per_row(cfg.results) / 1e9
     cpu_total = sum(core_hours.values())
     return {
         "target_pairs": kept,
@@ -161,6 +181,7 @@ def plan(cfg: PlanConfig) -> dict:
             "v100_hours_equivalent": seen * flops / (GPUS["V100"] * cfg.mfu) / 3600,
         },
         "storage_gb": storage_gb,
+        "decide_scratch_gb": scratch_gb,
         "cluster": {"cpus": cfg.cpus, "gpus": cfg.gpus},
         "wall_hours": {
             **{k: v / cfg.cpus for k, v in core_hours.items()},

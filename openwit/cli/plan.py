@@ -65,8 +65,9 @@ def _print(r: dict) -> None:
     for col in ("stage", "work", "per-core rate /s", "core-hours", "wall hours", "rate from"):
         t.add_column(col)
     work = {"harvest": "pages", "match": "candidates", "download": "downloads", "shards": "scanned"}
+    work["decide"] = "scanned"
     rate = {"harvest": "harvest_pages", "match": "match_texts", "download": "download_images"}
-    rate["shards"] = "shards_images"
+    rate |= {"shards": "shards_images", "decide": "decide_rows"}
     for stage, hours in r["core_hours"].items():
         value, source = r["rates_per_core_s"][rate[stage]]
         t.add_row(
@@ -96,7 +97,8 @@ def _print(r: dict) -> None:
     s, c = r["storage_gb"], r["cost_usd"]
     console.print(
         f"storage: WARC input {s['warc_input'] / 1e3:,.1f} TB, shards {s['shards'] / 1e3:,.1f} TB, "
-        f"metadata {s['metadata'] / 1e3:,.1f} TB"
+        f"metadata {s['metadata'] / 1e3:,.1f} TB; the decision's scratch "
+        f"{r['decide_scratch_gb'] / 1e3:,.1f} TB while it runs"
     )
     console.print(
         f"cost: CPU ${c['cpu']:,.0f}, GPU ${c['gpu']:,.0f}, storage ${c['storage_per_month']:,.0f}"

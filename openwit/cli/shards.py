@@ -33,6 +33,12 @@ def shards(
     max_aspect: Annotated[float, typer.Option(help="Max aspect ratio.")] = 3.0,
     phash_distance: Annotated[int, typer.Option(help="Near-dup pHash threshold (of 64).")] = 8,
     thumb_rms: Annotated[float, typer.Option(help="Near-dup thumbnail threshold.")] = 0.35,
+    phash_bands: Annotated[
+        int, typer.Option(help="pHash search bands: 3 finds all pairs; 2 is linear at 400M.")
+    ] = 3,
+    band_radius: Annotated[
+        int | None, typer.Option(help="Bits a band may differ by (default: all pairs; 2 bands: 2).")
+    ] = None,
     score_with: Annotated[
         Path | None,
         typer.Option(help="An OpenWIT checkpoint: score each pair by image-text cosine."),
@@ -89,7 +95,12 @@ def shards(
                     top_percent=top_percent,
                 ),
             ),
-            dedup=DedupConfig(phash_max_distance=phash_distance, thumb_max_rms=thumb_rms),
+            dedup=DedupConfig(
+                phash_max_distance=phash_distance,
+                thumb_max_rms=thumb_rms,
+                phash_bands=phash_bands,
+                band_radius=band_radius,
+            ),
             captions=CaptionDedupConfig(
                 enabled=caption_dedup is not None, threshold=caption_dedup or 0.8
             ),

@@ -18,6 +18,7 @@ the one-process reference (`decide.py`), row for row.
 from __future__ import annotations
 
 import resource
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from openwit.pipeline.shards import place
 from openwit.pipeline.shards.buckets import read_bucket, write_buckets
 from openwit.pipeline.shards.dedup import bands, confirm, exact, link
 from openwit.pipeline.shards.dedup.images import VIEWS, DedupConfig
-from openwit.pipeline.shards.route import BANDS, Layout, route_part
+from openwit.pipeline.shards.route import Layout, band_radius, route_part
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,14 @@ def run_task(t: Task) -> dict:
     elif t.step == "bands":
         if not (d / "candidates" / name).is_file():
             entries = read_bucket(_files(d / "bands"), "bucket", i)
+            cfg = t.dedup
             found = bands.band_candidates(
-                entries, i, t.layout.band_bits, BANDS, t.dedup.phash_max_distance
+                entries,
+                i,
+                t.layout.band_bits,
+                cfg.phash_bands,
+                band_radius(cfg),
+                cfg.phash_max_distance,
             )
             write_buckets(found, "qpart", d / "candidates" / name)
     elif t.step == "hop":
@@ -118,22 +125,26 @@ def decide(
     memory: str | None = None,
 ) -> dict:
     """Run every step; returns kept count, hash-range counts, the evaluation images found
-    copied, the layout and each step's highest task peak."""
+    copied, the layout, and each step's seconds and highest task peak."""
     rows = sum(pq.read_metadata(p).num_rows for p in parts)
     layout = Layout.of(rows, len(VIEWS) if dedup.crop_views else 1, rows_per_task)
     numbers = [int(p.stem) for p in parts]
     peaks: dict[str, int] = {}
+    seconds: dict[str, float] = {}
 
     def step(name: str, specs: list[Task]) -> list[dict]:
+        t0 = time.time()
         results = [r for _, r in executor.map(run_task, specs, name)]
         peaks[name] = max((r["peak_rss"] for r in results), default=0)
+        seconds[name] = round(time.time() - t0, 2)
         return results
 
     base = {"out": str(out), "layout": layout, "dedup": dedup, "cutoff": cutoff}
     per_part = [dict(base, index=n, part=str(p)) for n, p in zip(numbers, parts, strict=True)]
     step("route", [Task(step="route", **k) for k in per_part])
     step("exact", [Task(step="exact", index=b, **base) for b in range(layout.exact_buckets)])
-    step("bands", [Task(step="bands", index=b, **base) for b in range(BANDS << layout.band_bits)])
+    buckets = dedup.phash_bands << layout.band_bits
+    step("bands", [Task(step="bands", index=b, **base) for b in range(buckets)])
     step("hop", [Task(step="hop", **k) for k in per_part])
     step("confirm", [Task(step="confirm", **k) for k in per_part])
     step("link", [Task(step="link", index=0, memory=memory, **base)])
@@ -153,6 +164,7 @@ def decide(
         "contaminated": sorted({e for r in decided for e in r["contaminated"]}),
         "layout": layout,
         "peaks": peaks,
+        "seconds": seconds,
     }
 
 

@@ -27,7 +27,9 @@ from openwit.pipeline.shards.buckets import string_buckets, write_buckets
 from openwit.pipeline.shards.dedup.hamming import band_edges, band_keys, flip_masks
 from openwit.pipeline.shards.dedup.images import DedupConfig
 
-BANDS = 3  # as HammingIndex: three pieces of about 21 bits
+
+def band_radius(cfg: DedupConfig) -> int:
+    return cfg.phash_max_distance // cfg.phash_bands if cfg.band_radius is None else cfg.band_radius
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ class Layout:
     @classmethod
     def of(cls, rows: int, views: int, rows_per_task: int) -> Layout:
         per = max(rows_per_task, 1)
-        bits = 0
-        while rows * views > per << bits and bits < 12:
+        bits = 0  # a band bucket holds about 2 x rows_per_task hashes (16 bytes each)
+        while rows * views > 2 * per << bits and bits < 8:
             bits += 1
         return cls(max(1, -(-rows // per)), bits, max(1, -(-rows // per)))
 
@@ -124,9 +126,9 @@ def _bands(t: pa.Table, ids: np.ndarray, bits: int, cfg: DedupConfig) -> pa.Tabl
     stored = len(flat) // len(ids)
     codes = flat.reshape(len(ids), stored)
     views = views_of(cfg, stored)
-    radius = cfg.phash_max_distance // BANDS
+    radius = band_radius(cfg)
     tables = []
-    for b, (lo, hi) in enumerate(band_edges(BANDS)):
+    for b, (lo, hi) in enumerate(band_edges(cfg.phash_bands)):
         low = hi - lo - bits
         index = codes[:, :views]
         top = band_keys(index.ravel(), lo, hi) >> low

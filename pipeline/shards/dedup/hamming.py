@@ -38,37 +38,56 @@ def band_keys(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 class BandTable:
-    """Codes by the value of `keys` (`bits` wide): each probe is one lookup."""
+    """Codes by their band value (`keys`, `bits` wide): a probe for one value is one lookup.
+
+    The lookup table has one slot per value up to 2^table_bits and hashes wider values into
+    that many slots by their low bits (two 32-bit bands), so it stays about as big as the
+    codes it holds; a slot's codes are checked for the exact value probed."""
 
     def __init__(self, codes: np.ndarray, keys: np.ndarray, bits: int):
-        self.order = np.argsort(keys, kind="stable")
+        # 2-4 slots per code: most probes find an empty slot, whatever the table's size
+        self.slot_bits = min(bits, max(8, int(np.ceil(np.log2(len(keys) + 1))) + 1))
+        slots = keys & ((1 << self.slot_bits) - 1)
+        self.order = np.argsort(slots, kind="stable")
         self.sorted_codes = np.ascontiguousarray(codes, dtype=np.uint64)[self.order]
-        counts = np.bincount(keys, minlength=1 << bits)
-        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.sorted_keys = keys[self.order]
+        self.counts = np.bincount(slots, minlength=1 << self.slot_bits).astype(np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
 
     def probe(
-        self, queries: np.ndarray, keys: np.ndarray, masks: np.ndarray, max_distance: int
+        self,
+        queries: np.ndarray,
+        keys: np.ndarray,
+        masks: np.ndarray,
+        max_distance: int,
+        presorted: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(query row, table row) of every code within max_distance of a query among those
-        whose key is the query's key flipped by one of `masks`."""
+        """(query row, table row) of every code within max_distance of a query whose band
+        value is the query's flipped by one of `masks` (each pair found once). Queries
+        `presorted` by key save a sort."""
         offsets, order, sorted_codes = self.offsets, self.order, self.sorted_codes
+        slot_mask = (1 << self.slot_bits) - 1
         found_q, found_t = [], []
         # Queries in the order of their key: probes then walk the table in order.
-        q_order = np.argsort(keys, kind="stable")
+        q_order = np.arange(len(keys)) if presorted else np.argsort(keys, kind="stable")
         for start in range(0, len(queries), _CHUNK):
             rows = q_order[start : start + _CHUNK]
             q, k = queries[rows], keys[rows]
             for mask in masks:
                 probe = k ^ mask
-                first = offsets[probe]
-                counts = offsets[probe + 1] - first
-                total = int(counts.sum())
-                if not total:
+                slot = probe & slot_mask
+                counts = self.counts[slot]
+                hit = np.flatnonzero(counts)  # most slots are empty: expand only the others
+                if not len(hit):
                     continue
-                i = np.repeat(np.arange(len(q)), counts)
-                # the bucket ranges laid end to end, without a Python loop
-                pos = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
-                keep = np.bitwise_count(q[i] ^ sorted_codes[pos]) <= max_distance
+                counts = counts[hit]
+                i = np.repeat(hit, counts)
+                # the slot ranges laid end to end, without a Python loop
+                ends = np.cumsum(counts)
+                first = offsets[slot[hit]]
+                pos = np.repeat(first - ends + counts, counts) + np.arange(int(ends[-1]))
+                keep = self.sorted_keys[pos] == probe[i]
+                keep &= np.bitwise_count(q[i] ^ sorted_codes[pos]) <= max_distance
                 found_q.append(rows[i[keep]])
                 found_t.append(order[pos[keep]])
         if not found_q:
@@ -86,11 +105,15 @@ class HammingIndex:
             BandTable(self.codes, band_keys(self.codes, lo, hi), hi - lo) for lo, hi in self.bands
         ]
 
-    def search(self, queries: np.ndarray, max_distance: int) -> np.ndarray:
-        """(query row, index row) pairs within max_distance, as an (m, 2) int64 array."""
+    def search(
+        self, queries: np.ndarray, max_distance: int, radius: int | None = None
+    ) -> np.ndarray:
+        """(query row, index row) pairs within max_distance, as an (m, 2) int64 array: all of
+        them with the default radius (max_distance // bands, the pigeonhole bound); with a
+        smaller one, those that also agree to within `radius` bits on some band."""
         queries = np.ascontiguousarray(queries, dtype=np.uint64)
         n = len(self.codes)
-        radius = max_distance // len(self.bands)
+        radius = max_distance // len(self.bands) if radius is None else radius
         found = []
         for (lo, hi), table in zip(self.bands, self.tables, strict=True):
             masks = flip_masks(hi - lo, radius)

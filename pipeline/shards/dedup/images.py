@@ -38,6 +38,18 @@ class DedupConfig:
     phash_max_distance: int = 8  # of 64 bits
     thumb_max_rms: float = 0.35  # brightness-normalised thumbnails, in standard deviations
     crop_views: bool = True  # also match crops of up to ~10% a side (10 hashes per image)
+    # The pHash search: 3 bands of ~21 bits finds every pair within phash_max_distance, at
+    # a cost that grows with n^2 / 2^21 past a few million hashes; 2 bands of 32 bits with
+    # band_radius 2 costs the same per image at any n, finds every pair within 5 bits and
+    # those within phash_max_distance that agree to 2 bits on one half (docs/scale.md).
+    phash_bands: int = 3
+    band_radius: int | None = None  # None: phash_max_distance // phash_bands (all pairs)
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.phash_bands <= 8:
+            raise ValueError(f"--phash-bands {self.phash_bands}: use 2 to 8 (default 3)")
+        if self.band_radius is not None and not 0 <= self.band_radius <= 3:
+            raise ValueError(f"--band-radius {self.band_radius}: use 0 to 3 (2 bands: 2)")
 
 
 @dataclass(frozen=True)
@@ -103,8 +115,8 @@ def matching_pairs(
     found = []
     ways = [(a_hash, a_thumb, b_hash, b_thumb, False), (b_hash, b_thumb, a_hash, a_thumb, True)]
     for q_hash, q_thumb, i_hash, i_thumb, flip in ways[: 2 if both_ways else 1]:
-        index = HammingIndex(i_hash[:, :views].ravel())
-        hits = index.search(q_hash[:, 0], cfg.phash_max_distance)
+        index = HammingIndex(i_hash[:, :views].ravel(), cfg.phash_bands)
+        hits = index.search(q_hash[:, 0], cfg.phash_max_distance, cfg.band_radius)
         q, row, view = hits[:, 0], hits[:, 1] // views, hits[:, 1] % views
         rms = thumb_rms(q_thumb[q, 0], i_thumb[row, view])
         ok = rms <= cfg.thumb_max_rms

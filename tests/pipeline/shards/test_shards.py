@@ -11,10 +11,12 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from openwit.cli import app
+from openwit.pipeline.shards.candidates import read_decisions
 from tests.conftest import kill_9_when, shards_args
 
 runner = CliRunner()
@@ -148,6 +150,51 @@ def test_kill_9_mid_job_then_rerun_gives_identical_shards(sharded, crawled, ray_
     assert not (out / "_summary.json").exists()
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert digest(out) == digest(reference)
+    assert not list(out.rglob(".*.tmp"))
+
+
+def rerun_on_its_scan(reference: Path, crawl: Path, out: Path, *extra: str):
+    """The job again on `reference`'s scan parts (copied, so only the decision runs)."""
+    shutil.copytree(reference / "_scan", out / "_scan")
+    return runner.invoke(app, [*shards_args(crawl, out), *extra])
+
+
+def test_partitioned_decision_equals_the_one_process_reference(sharded, crawled, tmp_path):
+    reference, _ = sharded  # the default: partitioned, one bucket of each kind at this size
+    for name, extra in (("one", ["--one-process-decide"]), ("many", ["--rows-per-task", "300"])):
+        out = tmp_path / name
+        result = rerun_on_its_scan(reference, crawled[0], out, *extra)
+        assert result.exit_code == 0, result.output
+        assert read_decisions(out).equals(read_decisions(reference)), name
+        assert digest(out) == digest(reference), name
+        contamination = pq.read_table(out / "contamination.parquet")
+        assert contamination.equals(pq.read_table(reference / "contamination.parquet"))
+    assert len(list((tmp_path / "many" / "_placement").glob("*.parquet"))) > 1
+
+
+@pytest.mark.slow
+def test_kill_9_mid_partitioned_decision_then_rerun_is_identical(
+    sharded, crawled, ray_cluster, tmp_path
+):
+    reference, _ = sharded
+    out = tmp_path / "killed"
+    shutil.copytree(reference / "_scan", out / "_scan")
+    cmd = [
+        sys.executable,
+        "-m",
+        "openwit.cli",
+        *shards_args(crawled[0], out),
+        "--rows-per-task",
+        "300",
+        "--ray-address",
+        ray_cluster,
+    ]
+    kill_9_when(cmd, lambda: len(list((out / "_decide" / "candidates").glob("*.parquet"))) > 1)
+    assert not (out / "_decisions").exists()  # killed in the middle of the decision
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert read_decisions(out).equals(read_decisions(reference))
     assert digest(out) == digest(reference)
     assert not list(out.rglob(".*.tmp"))
 

@@ -40,3 +40,24 @@ def test_search_of_one_set_by_another():
 def test_empty_and_single():
     assert near_pairs(np.zeros(0, np.uint64), 8).shape == (0, 2)
     assert near_pairs(np.array([5], np.uint64), 8).shape == (0, 2)
+
+
+def test_two_32_bit_bands_find_what_their_radius_promises():
+    # Two 32-bit bands probed within 2 bits: every pair within 5 bits, and a pair within 8
+    # exactly when one half differs by at most 2 bits.
+    h = planted(1500, 3)
+    got = {tuple(p) for p in near_pairs_with(h, 8, bands=2, radius=2).tolist()}
+    low, high = np.uint64(0xFFFFFFFF), np.uint64(32)
+    want = set()
+    for i, j in brute_force_pairs(h, 8).tolist():
+        x = h[i] ^ h[j]
+        if min(np.bitwise_count(x & low), np.bitwise_count(x >> high)) <= 2:
+            want.add((i, j))
+    assert got == want
+    assert {tuple(p) for p in brute_force_pairs(h, 5).tolist()} <= got
+    assert len(want) < len(brute_force_pairs(h, 8))  # some 6-8 bit pairs are out of reach
+
+
+def near_pairs_with(codes, max_distance, bands, radius):
+    pairs = HammingIndex(codes, bands).search(codes, max_distance, radius)
+    return pairs[pairs[:, 0] < pairs[:, 1]]
