@@ -74,6 +74,7 @@ bench: queries sandbox bench-peers ## side-by-side benchmarks; results in bench/
 	$(BIN)/python -m bench.harvest --warcs $(SANDBOX)/crawl-data
 	$(BIN)/python -m bench.download --queries $(QUERIES)
 	$(BIN)/python -m bench.dedup
+	$(BIN)/python -m bench.shards_scale
 	$(BIN)/python -m bench.end_to_end
 	$(BIN)/python -m bench.loader --shards data/bench/e2e/shards
 	$(BIN)/python -m bench.train --shards data/bench/e2e/shards

@@ -54,6 +54,18 @@ def rows() -> list[list[str]]:
                     f"{brute['n']:,} in {brute['all_pairs_s']} s",
                     f"exponent {n['fitted_exponent']} (all pairs {n['all_pairs_fitted_exponent']})",
                     "exponent <= 1.1", _yes(n["met"])])  # fmt: skip
+    if sc := _load("shards_scale"):
+        big = sc["sizes"][-1]
+        ok = sc["exponent"] <= 1.1 and sc["driver_peak_ratio"] <= 1.2
+        ok = ok and big["driver_peak_bytes"] <= 2**30 and sc["tasks_within_memory"]
+        ok = ok and all(
+            s["near_dup_recall"] >= 0.98 and s["near_dup_precision"] >= 0.99 for s in sc["sizes"]
+        )
+        out.append(["4b shards decision", "one process (not run: all rows in one driver)",
+                    f"{big['rows']:,} rows in {big['seconds']} s",
+                    f"driver {big['driver_peak_bytes'] / 2**30:.2f} GiB",
+                    f"exponent {sc['exponent']}", "exponent <= 1.1, driver <= 1 GiB",
+                    _yes(ok)])  # fmt: skip
     if lo := _load("loader"):
         r = lo["samples_per_s"]
         out.append(["5 loader", "raw decode + resize", f"{r['loader']:,.0f} samples/s",

@@ -66,8 +66,10 @@ def one(args: argparse.Namespace) -> dict:
         memory=args.decide_memory,
     )
     seconds = time.time() - t0
+    driver_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # Scored in a task: the audit's DuckDB reads every decision, which the driver never does.
+    scores = next(iter(executor.map(audit, [work], "audit")))[1]
     executor.shutdown()
-    scores = audit(work)
     disk = sum(p.stat().st_size for p in (work / "_decide").rglob("*") if p.is_file())
     shutil.rmtree(work, ignore_errors=True)
     return {
@@ -76,7 +78,7 @@ def one(args: argparse.Namespace) -> dict:
         "band_radius": args.radius,
         "seconds": round(seconds, 1),
         "generate_seconds": round(generated, 1),
-        "driver_peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "driver_peak_bytes": driver_peak,
         "task_peak_bytes": max(result["peaks"].values()),
         "step_seconds": result["seconds"],
         "step_task_peak_bytes": result["peaks"],

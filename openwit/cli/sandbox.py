@@ -109,6 +109,31 @@ def sandbox_serve(
         console.print("sandbox server stopped")
 
 
+@sandbox_app.command("fingerprints")
+def sandbox_fingerprints(
+    rows: Annotated[str, typer.Option(help="How many rows: 1M, 10M, 250000…")],
+    out: Annotated[Path, typer.Option(help="Folder to write _scan/ and _truth/ into.")] = Path(
+        "data/fingerprints"
+    ),
+    part_rows: Annotated[int, typer.Option(help="Rows per scan part.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="One seed, one set of rows.")] = 0,
+) -> None:
+    """Synthetic scan-format rows with planted duplicates, to run the shards job's decision at
+    millions of rows without a crawl (python -m bench.shards_scale uses them)."""
+    from tqdm import tqdm
+
+    from openwit.infra.plan import parse_count
+    from openwit.pipeline.sandbox.fingerprints import FingerprintsConfig, parts, write_part
+
+    try:
+        cfg = FingerprintsConfig(rows=parse_count(rows), part_rows=part_rows, seed=seed)
+    except ValueError as e:
+        _fail(f"--rows {e}")
+    for p in tqdm(range(parts(cfg)), desc="fingerprints", unit="part"):
+        write_part(cfg, out, p)
+    console.print(f"{cfg.rows:,} rows in {parts(cfg)} parts under {out}/_scan (truth: _truth/)")
+
+
 def ensure_sandbox(root: Path) -> str:
     """Build the sandbox if it is missing or of an older format; returns its build's digest."""
     from openwit.pipeline.sandbox.build import FORMAT_VERSION

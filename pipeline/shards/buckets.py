@@ -1,45 +1,71 @@
 """Tables cut by a bucket column: how the partitioned steps of the shards job pass rows on.
 
-A task that routes rows writes one file whose row groups each hold one bucket (sorted by
-it); the task that owns a bucket reads every such file with a filter on the column, and
-Parquet's row-group statistics skip the other buckets without reading them. So each step's
-output is one file per task, written atomically, and no process ever holds more than its
-share.
+A task that routes rows writes one Arrow IPC file (LZ4) with one record batch per bucket and
+the bucket of each batch in the schema's metadata; the task that owns a bucket opens every
+such file and reads its own batch only. An IPC file's footer is an index of its batches, so a
+read costs the same however many buckets the file holds: a shuffle of P files into B
+buckets reads P x B batches, not P x B x B row-group descriptions as Parquet's footers would.
+Each file is written atomically; no process ever holds more than its share.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from openwit.core.io import atomic_output
 
+SUFFIX = ".arrow"
+_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+
 
 def write_buckets(table: pa.Table, column: str, path: str | Path) -> None:
-    """Write `table` with one row group per value of `column` (atomically)."""
-    table = table.sort_by(column)
+    """Write `table` with one record batch per value of `column` (atomically)."""
+    table = table.sort_by(column).combine_chunks()
     values = table.column(column).to_numpy()
     cuts = np.flatnonzero(np.diff(values)) + 1
-    with atomic_output(path) as f, pq.ParquetWriter(f, table.schema) as writer:
-        if not table.num_rows:
-            writer.write_table(table)
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(values)], strict=True):
-            writer.write_table(table.slice(lo, hi - lo))
+    starts = np.r_[0, cuts].astype(int) if len(values) else np.zeros(0, int)
+    ends = np.r_[cuts, len(values)].astype(int) if len(values) else np.zeros(0, int)
+    buckets = [int(values[s]) for s in starts]
+    schema = table.schema.with_metadata({"buckets": json.dumps(buckets)})
+    with atomic_output(path) as f, pa.ipc.new_file(f, schema, options=_OPTIONS) as writer:
+        for s, e in zip(starts, ends, strict=True):
+            (batch,) = table.slice(s, e - s).combine_chunks().to_batches()  # one per bucket
+            writer.write_batch(batch)
 
 
-def read_bucket(
-    files: list[Path], column: str, value: int, columns: list[str] | None = None
-) -> pa.Table:
+def read_bucket(files: list[Path], column: str, value: int) -> pa.Table:
     """The rows of bucket `value` from every file `write_buckets` wrote."""
     if not files:
         raise ValueError("read_bucket: no files to read")
-    table = pq.read_table([str(f) for f in files], filters=[(column, "=", value)])
-    return table.select(columns) if columns else table
+    batches, schema = [], None
+    for path in files:
+        with pa.memory_map(str(path)) as source:
+            reader = pa.ipc.open_file(source)
+            schema = reader.schema
+            where = json.loads(schema.metadata[b"buckets"])
+            if value in where:
+                batches.append(reader.get_batch(where.index(value)))
+    return pa.Table.from_batches(batches, schema=schema.remove_metadata())
+
+
+def bucket_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"*{SUFFIX}"))
+
+
+def bucket_counts(path: Path, column: str, buckets: int) -> np.ndarray:
+    """Rows per bucket in one file, from its batches' lengths."""
+    counts = np.zeros(buckets, np.int64)
+    with pa.memory_map(str(path)) as source:
+        reader = pa.ipc.open_file(source)
+        for k, b in enumerate(json.loads(reader.schema.metadata[b"buckets"])):
+            counts[b] = reader.get_batch(k).num_rows
+    return counts
 
 
 def part_of(ids: np.ndarray) -> np.ndarray:

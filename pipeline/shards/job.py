@@ -6,7 +6,8 @@
                               each image and caption lies in the crawl's tar
     out/_decisions/*.parquet  every scanned row: dup_of, contaminated_by, drop reason
     out/_placement/*.parquet  every kept sample's final shard and position, by hash range
-    out/_decide/              the partitioned decision's intermediate tables (partitioned.py)
+    out/_decide/              the partitioned decision's scratch tables (partitioned.py),
+                              removed once _placement/_decided.json records its outcome
     out/00000.tar …           final WebDataset shards (seeded global shuffle), sizes.json
     out/candidates.parquet    every candidate of the crawl with its fate (pipeline.candidates)
     out/contamination.parquet CLIP's overlap report per evaluation set
@@ -21,6 +22,7 @@ task skips what exists, so a job killed at any point and run again ends identica
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -32,6 +34,7 @@ import pyarrow.parquet as pq
 
 from openwit.core import jobs, storage
 from openwit.core.executor import Shared, get_shared
+from openwit.core.io import atomic_write_text
 from openwit.core.vocab import SUCCESS, Status
 from openwit.pipeline.shards import (
     candidates,
@@ -218,22 +221,31 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
         raise ValueError(
             f"{cfg.crawl}: no readable crawl shard ({'; '.join(e['error'] for e in errors)})"
         )
-    percent = cfg.scan.model_score.top_percent
-    cutoff = score_cutoff(parts, executor, percent) if percent is not None else None
-    if cfg.partitioned and not cfg.captions.enabled:
-        placed = partitioned.decide(
-            parts,
-            out,
-            cfg.dedup,
-            cutoff,
-            executor,
-            cfg.seed,
-            cfg.shard_size,
-            cfg.rows_per_task,
-            cfg.decide_memory,
-        )
-    else:  # the one-process reference (caption dedup runs only here)
-        placed = _decide_in_driver(cfg, out, parts, evals, cutoff)
+    placed_path = out / "_placement" / "_decided.json"
+    if placed_path.is_file():  # decided by an earlier run that stopped later on
+        placed = json.loads(placed_path.read_text())
+    else:
+        percent = cfg.scan.model_score.top_percent
+        cutoff = score_cutoff(parts, executor, percent) if percent is not None else None
+        if cfg.partitioned:
+            placed = partitioned.decide(
+                parts,
+                out,
+                cfg.dedup,
+                cutoff,
+                executor,
+                cfg.seed,
+                cfg.shard_size,
+                cfg.rows_per_task,
+                cfg.decide_memory,
+                cfg.captions,
+            )
+        else:  # the reference: every scanned row in this process
+            placed = _decide_in_driver(cfg, out, parts, evals, cutoff)
+        placed = {k: placed[k] for k in ("group_counts", "contaminated")}
+        atomic_write_text(placed_path, json.dumps(placed))
+        # The decision's scratch (about 500 bytes a row) goes once its outcome is written.
+        shutil.rmtree(out / "_decide", ignore_errors=True)
     overlap = decontaminate.overlap_report(evals, set(placed["contaminated"]))
     overlap_table = pa.Table.from_pylist(overlap, schema=OVERLAP_SCHEMA)
     storage.write_parquet(overlap_table, out / "contamination.parquet")

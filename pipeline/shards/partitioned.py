@@ -7,6 +7,9 @@ never a row.
     hop       per scan part    each candidate with its query's thumbnail     dedup/confirm.py
     confirm   per scan part    the candidates whose thumbnails agree         dedup/confirm.py
     link      one DuckDB task  connected groups and each copy's survivor     dedup/link.py
+    captions  per scan part,   with --caption-dedup: the captions left, by   caption_tasks.py
+      then per hash bucket,    MinHash band; pairs confirmed by Jaccard;
+      then one DuckDB task     linked as the images were
     decide    per scan part    each row's drop reason; kept rows by hash     place.py
     assign    per hash range   shard and position of each kept row           place.py
 
@@ -27,10 +30,23 @@ import pyarrow.parquet as pq
 
 from openwit.core import storage
 from openwit.pipeline.shards import place
-from openwit.pipeline.shards.buckets import read_bucket, write_buckets
-from openwit.pipeline.shards.dedup import bands, confirm, exact, link
+from openwit.pipeline.shards.buckets import (
+    SUFFIX,
+    bucket_counts,
+    bucket_files,
+    read_bucket,
+    write_buckets,
+)
+from openwit.pipeline.shards.dedup import bands, caption_tasks, confirm, exact, link
+from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import VIEWS, DedupConfig
-from openwit.pipeline.shards.route import Layout, band_radius, route_part
+from openwit.pipeline.shards.route import (
+    Layout,
+    band_pieces,
+    band_radius,
+    piece_bits,
+    route_part,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class Task:
     shard_size: int = 0
     offset: int = 0  # assign: kept rows in the hash ranges before this one
     memory: str | None = None  # link: DuckDB's memory limit
+    captions: CaptionDedupConfig | None = None  # near-duplicate captions, when enabled
 
 
 def _files(folder: Path) -> list[Path]:
@@ -55,58 +72,77 @@ def _files(folder: Path) -> list[Path]:
 def run_task(t: Task) -> dict:
     """Run one task (or find its output already written); returns what the driver sums."""
     out, d, i = Path(t.out), Path(t.out) / "_decide", t.index
-    name = f"{i:05d}.parquet"
+    name, arrow = f"{i:05d}.parquet", f"{i:05d}{SUFFIX}"
     result: dict = {}
     if t.step == "route":
-        if not (d / "bands" / name).is_file():
+        if not (d / "bands" / arrow).is_file():
             route_part(Path(t.part), i, d, t.cutoff, t.layout, t.dedup)
     elif t.step == "exact":
         if not (d / "exact_links" / name).is_file():
-            links = exact.exact_links(read_bucket(_files(d / "exact"), "bucket", i))
+            links = exact.exact_links(read_bucket(bucket_files(d / "exact"), "bucket", i))
             storage.write_parquet(links, d / "exact_links" / name)
     elif t.step == "bands":
-        if not (d / "candidates" / name).is_file():
-            entries = read_bucket(_files(d / "bands"), "bucket", i)
+        if not (d / "candidates" / arrow).is_file():
+            entries = read_bucket(bucket_files(d / "bands"), "bucket", i)
             cfg = t.dedup
             found = bands.band_candidates(
                 entries,
                 i,
                 t.layout.band_bits,
-                cfg.phash_bands,
+                band_pieces(cfg),
                 band_radius(cfg),
                 cfg.phash_max_distance,
             )
-            write_buckets(found, "qpart", d / "candidates" / name)
+            write_buckets(found, "qpart", d / "candidates" / arrow)
     elif t.step == "hop":
-        if not (d / "hop" / name).is_file():
-            pairs = read_bucket(_files(d / "candidates"), "qpart", i)
-            write_buckets(confirm.attach_query_thumbs(pairs, t.part), "ipart", d / "hop" / name)
+        if not (d / "hop" / arrow).is_file():
+            pairs = read_bucket(bucket_files(d / "candidates"), "qpart", i)
+            write_buckets(confirm.attach_query_thumbs(pairs, t.part), "ipart", d / "hop" / arrow)
     elif t.step == "confirm":
         if not (d / "near" / name).is_file():
-            hops = read_bucket(_files(d / "hop"), "ipart", i)
+            hops = read_bucket(bucket_files(d / "hop"), "ipart", i)
             storage.write_parquet(confirm.confirm_pairs(hops, t.part, t.dedup), d / "near" / name)
     elif t.step == "link":
+        image_dups = d / ("image_dups.parquet" if t.captions else "dups.parquet")
+        if not image_dups.is_file():
+            rank, links, near = _files(d / "rank"), _files(d / "exact_links"), _files(d / "near")
+            link.link(rank, links, near, image_dups, t.memory)
+    elif t.step == "captions":
+        if not (d / "caption_slices" / arrow).is_file():
+            caption_tasks.route_captions(
+                Path(t.part),
+                i,
+                d / "image_dups.parquet",
+                d / "caption_slices" / arrow,
+                t.layout.exact_buckets,
+                t.captions,
+            )
+    elif t.step == "caption_pairs":
+        if not (d / "caption_pairs" / name).is_file():
+            slices = read_bucket(bucket_files(d / "caption_slices"), "bucket", i)
+            pairs = caption_tasks.caption_pairs(slices, t.captions)
+            storage.write_parquet(pairs, d / "caption_pairs" / name)
+    elif t.step == "caption_link":
         if not (d / "dups.parquet").is_file():
-            link.link(
+            link.link_captions(
                 _files(d / "rank"),
-                _files(d / "exact_links"),
-                _files(d / "near"),
+                d / "image_dups.parquet",
+                _files(d / "caption_pairs"),
                 d / "dups.parquet",
                 t.memory,
             )
     elif t.step == "decide":
         groups = t.layout.groups
-        if not (d / "placed" / name).is_file():
+        if not (d / "placed" / arrow).is_file():
             place.decide_part(Path(t.part), i, out, t.cutoff, d / "dups.parquet", groups, t.seed)
-        group = pq.read_table(d / "placed" / name, columns=["group"]).column("group")
         dirty = pq.read_table(out / "_decisions" / name, columns=["contaminated_by"])
         result = {
-            "counts": np.bincount(group.to_numpy(), minlength=groups).tolist(),
+            "counts": bucket_counts(d / "placed" / arrow, "group", groups).tolist(),
             "contaminated": dirty.column(0).combine_chunks().flatten().unique().to_pylist(),
         }
     elif t.step == "assign":
         if not (out / "_placement" / name).is_file():
-            place.assign_group(_files(d / "placed"), i, t.offset, out, t.shard_size)
+            place.assign_group(bucket_files(d / "placed"), i, t.offset, out, t.shard_size)
     else:
         raise ValueError(f"unknown step {t.step!r}")
     # The worker's peak so far: an upper bound on this task's, for the memory budget.
@@ -123,11 +159,13 @@ def decide(
     shard_size: int,
     rows_per_task: int,
     memory: str | None = None,
+    captions: CaptionDedupConfig | None = None,
 ) -> dict:
     """Run every step; returns kept count, hash-range counts, the evaluation images found
     copied, the layout, and each step's seconds and highest task peak."""
     rows = sum(pq.read_metadata(p).num_rows for p in parts)
-    layout = Layout.of(rows, len(VIEWS) if dedup.crop_views else 1, rows_per_task)
+    views = len(VIEWS) if dedup.crop_views else 1
+    layout = Layout.of(rows, views, rows_per_task, piece_bits(dedup))
     numbers = [int(p.stem) for p in parts]
     peaks: dict[str, int] = {}
     seconds: dict[str, float] = {}
@@ -143,11 +181,22 @@ def decide(
     per_part = [dict(base, index=n, part=str(p)) for n, p in zip(numbers, parts, strict=True)]
     step("route", [Task(step="route", **k) for k in per_part])
     step("exact", [Task(step="exact", index=b, **base) for b in range(layout.exact_buckets)])
-    buckets = dedup.phash_bands << layout.band_bits
+    buckets = len(band_pieces(dedup)) << layout.band_bits
     step("bands", [Task(step="bands", index=b, **base) for b in range(buckets)])
     step("hop", [Task(step="hop", **k) for k in per_part])
     step("confirm", [Task(step="confirm", **k) for k in per_part])
-    step("link", [Task(step="link", index=0, memory=memory, **base)])
+    captions = captions if captions is not None and captions.enabled else None
+    step("link", [Task(step="link", index=0, memory=memory, captions=captions, **base)])
+    if captions is not None:
+        step("captions", [Task(step="captions", captions=captions, **k) for k in per_part])
+        step(
+            "caption_pairs",
+            [
+                Task(step="caption_pairs", index=b, captions=captions, **base)
+                for b in range(layout.exact_buckets)
+            ],
+        )
+        step("caption_link", [Task(step="caption_link", index=0, memory=memory, **base)])
     decided = step("decide", [Task(step="decide", seed=seed, **k) for k in per_part])
     counts = np.sum([r["counts"] for r in decided], axis=0, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])

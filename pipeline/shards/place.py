@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from openwit.core import storage
 from openwit.core.vocab import SUCCESS, Reason, Stage
-from openwit.pipeline.shards.buckets import read_bucket, write_buckets
+from openwit.pipeline.shards.buckets import SUFFIX, read_bucket, write_buckets
 from openwit.pipeline.shards.route import cut_reasons
 from openwit.pipeline.shards.shuffle import WRITE_COLUMNS, order_keys
 
@@ -81,7 +81,7 @@ def decide_part(
     order = order_keys(kept.column("key").to_pylist(), seed)
     group = group_of(order, groups)
     placed = kept.append_column("order", pa.array(order)).append_column("group", pa.array(group))
-    write_buckets(placed, "group", out / "_decide" / "placed" / f"{number:05d}.parquet")
+    write_buckets(placed, "group", out / "_decide" / "placed" / f"{number:05d}{SUFFIX}")
     used = pc.list_flatten(contaminated).unique().to_pylist()
     return {"counts": np.bincount(group, minlength=groups).tolist(), "contaminated": used}
 

@@ -3,9 +3,10 @@ judged.
 
 Per part, three files under `_decide/`:
     rank/   id, key, url, flag (a filter drops it), area: what picks a group's survivor
+            (Parquet: DuckDB reads it)
     exact/  (url or pixel hash, id) by a hash of the value: equal values meet in one bucket
-    bands/  each image's hashes by band value (dedup/bands.py): codes that may be within
-            the Hamming threshold meet in one bucket
+    bands/  each image's hashes by band piece (dedup/bands.py): codes that may be within
+            the Hamming threshold meet in one bucket (both bucketed: buckets.py)
 
 A row's id is (part << 32) | its row in the part, so later steps find its thumbnails again
 without carrying them.
@@ -23,8 +24,8 @@ import pyarrow.parquet as pq
 
 from openwit.core import storage
 from openwit.core.vocab import SUCCESS, Reason
-from openwit.pipeline.shards.buckets import string_buckets, write_buckets
-from openwit.pipeline.shards.dedup.hamming import band_edges, band_keys, flip_masks
+from openwit.pipeline.shards.buckets import SUFFIX, string_buckets, write_buckets
+from openwit.pipeline.shards.dedup.hamming import band_edges, band_keys, piece_edges, piece_keys
 from openwit.pipeline.shards.dedup.images import DedupConfig
 
 
@@ -38,14 +39,14 @@ class Layout:
     about `rows_per_task` rows (or image hashes) whatever the crawl's size."""
 
     exact_buckets: int
-    band_bits: int  # the top bits of a band value that name its bucket (2^bits per band)
+    band_bits: int  # the top bits of a band piece that name its bucket (2^bits per piece)
     groups: int  # hash ranges of the final order, one sort task each
 
     @classmethod
-    def of(cls, rows: int, views: int, rows_per_task: int) -> Layout:
+    def of(cls, rows: int, views: int, rows_per_task: int, max_bits: int = 8) -> Layout:
         per = max(rows_per_task, 1)
         bits = 0  # a band bucket holds about 2 x rows_per_task hashes (16 bytes each)
-        while rows * views > 2 * per << bits and bits < 8:
+        while rows * views > 2 * per << bits and bits < max_bits:
             bits += 1
         return cls(max(1, -(-rows // per)), bits, max(1, -(-rows // per)))
 
@@ -87,8 +88,8 @@ def route_part(
             "area": area,
         }
     )
-    name = f"{number:05d}.parquet"
-    storage.write_parquet(rank, out / "rank" / name)
+    storage.write_parquet(rank, out / "rank" / f"{number:05d}.parquet")
+    name = f"{number:05d}{SUFFIX}"
     write_buckets(_exact(t, ids, layout.exact_buckets), "bucket", out / "exact" / name)
     write_buckets(_bands(t, ids, layout.band_bits, cfg), "bucket", out / "bands" / name)
     return t.num_rows
@@ -117,34 +118,40 @@ def views_of(cfg: DedupConfig, stored: int) -> int:
     return stored if cfg.crop_views else 1
 
 
+def band_pieces(cfg: DedupConfig) -> list[tuple[int, tuple[int, int], tuple[int, int]]]:
+    """(band, its bit range, a piece's range within it) for every bucket group: a band
+    value within `radius` bits of another equals it on one of radius + 1 pieces."""
+    return [
+        (b, band, piece)
+        for b, band in enumerate(band_edges(cfg.phash_bands))
+        for piece in piece_edges(band[1] - band[0], band_radius(cfg) + 1)
+    ]
+
+
+def piece_bits(cfg: DedupConfig) -> int:
+    """How many of a piece's bits may name a bucket: the narrowest piece's."""
+    return min(hi - lo for _, _, (lo, hi) in band_pieces(cfg))
+
+
 def _bands(t: pa.Table, ids: np.ndarray, bits: int, cfg: DedupConfig) -> pa.Table:
-    """Every view's hash to the bucket of its band value's top `bits`; each whole-image
-    hash (view -1: the query) also to every bucket a probe within the radius reaches."""
+    """Every hash (each view, and the whole image again as the query: view -1) to the bucket
+    of each of its bands' pieces: the piece's group, then its top `bits`. Two hashes whose
+    band values are within the radius share one piece, so they meet in one bucket."""
     if not len(ids):
         return ENTRIES.empty_table()
     flat = pc.list_flatten(t.column("phash")).to_numpy().astype(np.uint64)
     stored = len(flat) // len(ids)
     codes = flat.reshape(len(ids), stored)
     views = views_of(cfg, stored)
-    radius = band_radius(cfg)
+    index = codes[:, :views].ravel()
+    index_ids = np.repeat(ids, views)
+    index_view = np.tile(np.arange(views, dtype=np.int8), len(ids))
     tables = []
-    for b, (lo, hi) in enumerate(band_edges(cfg.phash_bands)):
-        low = hi - lo - bits
-        index = codes[:, :views]
-        top = band_keys(index.ravel(), lo, hi) >> low
-        tables.append(
-            _entries(
-                b,
-                bits,
-                top,
-                np.repeat(ids, views),
-                np.tile(np.arange(views, dtype=np.int8), len(ids)),
-                index.ravel(),
-            )
-        )
-        q_top = band_keys(codes[:, 0], lo, hi) >> low
-        for flip in flip_masks(bits, min(radius, bits)):
-            tables.append(_entries(b, bits, q_top ^ flip, ids, np.int8(-1), codes[:, 0]))
+    for group, (_, (lo, hi), piece) in enumerate(band_pieces(cfg)):
+        width = hi - lo
+        for c, i, v in ((index, index_ids, index_view), (codes[:, 0], ids, np.int8(-1))):
+            top = piece_keys(band_keys(c, lo, hi), width, piece) >> (width - bits)
+            tables.append(_entries(group, bits, top, i, v, c))
     return pa.concat_tables(tables)
 
 

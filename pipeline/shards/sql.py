@@ -8,10 +8,13 @@ entry_balance    per query entry: pairs matched (before balancing), selected (af
                  and kept in the final shards
 funnel           how many pairs got past each stage
 contamination    CLIP's overlap report per evaluation set
+decisions        every scanned row's decision, read from the job's partitioned tables
+                 (_decisions/, _placement/): drop reason, dup_of, shard and position
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import duckdb
@@ -90,6 +93,11 @@ def connect(shards: str | Path, queries: str | Path | None = None) -> duckdb.Duc
                 "source": ql.sources,
             }
         )
+    with contextlib.suppress(duckdb.Error):  # no kept sample: no placement files to read
+        con.sql(f"""CREATE VIEW decisions AS SELECT d.*, p.shard, p.position
+            FROM read_parquet('{shards}/_decisions/*.parquet') d
+            LEFT JOIN (SELECT key, shard, position
+                       FROM read_parquet('{shards}/_placement/*.parquet')) p ON p.key = d.key""")
     con.register("entries_arrow", entries)
     con.sql("CREATE VIEW entries AS SELECT * FROM entries_arrow")
     for name, query in VIEWS.items():

@@ -42,3 +42,29 @@ def near_caption_pairs(captions: list[str], cfg: CaptionDedupConfig) -> list[tup
                 pairs.add((j, i))
         lsh.insert(i, h)
     return sorted(pairs)
+
+
+def band_slices(captions: list[str], cfg: CaptionDedupConfig) -> tuple[list[int], list[list]]:
+    """The captions with shingles, and per band the bytes of each one's MinHash slice: two
+    captions are LSH candidates when they share a slice in some band (as datasketch's
+    MinHashLSH with the same threshold and permutations decides)."""
+    from datasketch import MinHash, MinHashLSH
+
+    sets = [shingles(c, cfg.shingle) for c in captions]
+    live = [i for i, s in enumerate(sets) if s]
+    hashes = MinHash.bulk([sets[i] for i in live], num_perm=cfg.num_perm) if live else []
+    ranges = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm).hashranges
+    return live, [[h.hashvalues[a:b].tobytes() for h in hashes] for a, b in ranges]
+
+
+def confirmed_pairs(groups: list[list[tuple[int, str]]], cfg: CaptionDedupConfig) -> set:
+    """(id, id) pairs, lower id first, from the members of each candidate group whose
+    shingle sets have Jaccard >= cfg.threshold."""
+    pairs = set()
+    for members in groups:
+        sets = [(i, shingles(c, cfg.shingle)) for i, c in members]
+        for k, (i, a) in enumerate(sets):
+            for j, b in sets[k + 1 :]:
+                if len(a & b) >= cfg.threshold * len(a | b):
+                    pairs.add((min(i, j), max(i, j)))
+    return pairs

@@ -37,6 +37,21 @@ def band_keys(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return ((codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)).astype(np.int64)
 
 
+def piece_keys(keys: np.ndarray, width: int, piece: tuple[int, int]) -> np.ndarray:
+    """Band values (`width` bits) with the bits of `piece` moved to the top, the rest kept
+    in order below: the piece names a bucket, the rest is what a probe may flip."""
+    lo, hi = piece
+    bits = hi - lo
+    value = (keys >> lo) & ((1 << bits) - 1)
+    rest = (keys & ((1 << lo) - 1)) | ((keys >> hi) << lo)
+    return (value << (width - bits)) | rest
+
+
+def piece_edges(width: int, pieces: int) -> list[tuple[int, int]]:
+    edges = np.linspace(0, width, pieces + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
 class BandTable:
     """Codes by their band value (`keys`, `bits` wide): a probe for one value is one lookup.
 

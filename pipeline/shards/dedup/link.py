@@ -54,6 +54,26 @@ def _survivors(con: duckdb.DuckDBPyConnection, groups: str, name: str) -> None:
         SELECT g.v, best.best FROM {groups} g JOIN best USING (c) WHERE g.v <> best.best""")
 
 
+def _connect(out: Path, memory_limit: str | None, rank: list[Path]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET temp_directory = '{(out.parent / '.duckdb_spill').as_posix()}'")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"CREATE VIEW rank AS SELECT * FROM read_parquet({_files(rank)})")
+    return con
+
+
+def _write(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> int:
+    # DuckDB writes the file itself: to a temporary name, renamed when whole.
+    tmp = out.with_name(f".{out.name}.duckdb.tmp")
+    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, ROW_GROUP_SIZE 65536)")
+    n = con.execute(f"SELECT count(*) FROM read_parquet('{tmp.as_posix()}')").fetchone()[0]
+    tmp.replace(out)
+    con.close()
+    shutil.rmtree(out.parent / ".duckdb_spill", ignore_errors=True)
+    return n
+
+
 def link(
     rank: list[Path],
     exact: list[Path],
@@ -61,14 +81,9 @@ def link(
     out: Path,
     memory_limit: str | None = None,
 ) -> int:
-    """Write `out` (id, dup_kind, dup_of key) for every duplicate, sorted by id; returns how
-    many rows it holds."""
-    con = duckdb.connect()
-    spill = out.parent / ".duckdb_spill"
-    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"CREATE VIEW rank AS SELECT * FROM read_parquet({_files(rank)})")
+    """Write `out` (id, dup_kind, dup_of key) for every duplicate image, sorted by id;
+    returns how many rows it holds."""
+    con = _connect(out, memory_limit, rank)
     con.execute(f"CREATE TABLE exact_edges AS SELECT a, b FROM read_parquet({_files(exact)})")
     components(con, "exact_edges", "exact_groups")
     _survivors(con, "exact_groups", "exact_of")
@@ -89,11 +104,25 @@ def link(
         JOIN rank ru ON ru.id = x.v JOIN rank rb ON rb.id = x.best
         LEFT JOIN near_of nb ON nb.v = x.best LEFT JOIN rank rn ON rn.id = nb.best
         ORDER BY id"""
-    # DuckDB writes the file itself: to a temporary name, renamed when whole.
-    tmp = out.with_name(f".{out.name}.duckdb.tmp")
-    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, ROW_GROUP_SIZE 65536)")
-    n = con.execute(f"SELECT count(*) FROM read_parquet('{tmp.as_posix()}')").fetchone()[0]
-    tmp.replace(out)
-    con.close()
-    shutil.rmtree(spill, ignore_errors=True)
-    return n
+    return _write(con, query, out)
+
+
+def link_captions(
+    rank: list[Path],
+    image_dups: Path,
+    pairs: list[Path],
+    out: Path,
+    memory_limit: str | None = None,
+) -> int:
+    """`image_dups` plus a near_caption row for every caption copy among the rows it left
+    (the pairs are between those rows only)."""
+    con = _connect(out, memory_limit, rank)
+    con.execute(f"CREATE TABLE caption_edges AS SELECT a, b FROM read_parquet({_files(pairs)})")
+    components(con, "caption_edges", "caption_groups")
+    _survivors(con, "caption_groups", "caption_of")
+    query = f"""
+        SELECT id, dup_kind, dup_of FROM read_parquet('{image_dups.as_posix()}')
+        UNION ALL
+        SELECT c.v, 'near_caption', r.key FROM caption_of c JOIN rank r ON r.id = c.best
+        ORDER BY id"""
+    return _write(con, query, out)

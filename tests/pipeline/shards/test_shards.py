@@ -116,6 +116,11 @@ def test_sql_views_answer_what_was_lost_and_why(sharded):
     # One row per evaluation set: the pinned fixture has shapes, colours and retrieval.
     assert lines[0].startswith("set,all,overlap,clean")
     assert [line.split(",")[0] for line in lines[1:]] == ["colours", "retrieval", "shapes"]
+    # The decisions view reads the partitioned tables: its kept rows are the shards' samples.
+    sql = """SELECT count(*) AS n FROM decisions d JOIN samples s USING (key)
+             WHERE d.drop_reason IS NULL AND d.shard IS NOT NULL"""
+    result = runner.invoke(app, ["sql", sql, "--shards", str(out), "--format", "json"])
+    assert json.loads(result.stdout)["n"] == summary["kept"]
     result = runner.invoke(app, ["sql", "SELECT nope FROM samples", "--shards", str(out)])
     assert result.exit_code == 2 and "nope" in result.output
 
@@ -173,6 +178,21 @@ def test_partitioned_decision_equals_the_one_process_reference(sharded, crawled,
     assert len(list((tmp_path / "many" / "_placement").glob("*.parquet"))) > 1
 
 
+def test_caption_dedup_in_tasks_equals_the_one_process_reference(sharded, crawled, tmp_path):
+    reference, _ = sharded
+    outs = {}
+    for name, extra in (("one", ["--one-process-decide"]), ("many", ["--rows-per-task", "300"])):
+        outs[name] = tmp_path / name
+        result = rerun_on_its_scan(
+            reference, crawled[0], outs[name], "--caption-dedup", "0.8", *extra
+        )
+        assert result.exit_code == 0, result.output
+    tasks, one = read_decisions(outs["many"]), read_decisions(outs["one"])
+    assert tasks.equals(one)
+    assert tasks.column("dup_kind").to_pylist().count("near_caption") >= 20
+    assert digest(outs["many"]) == digest(outs["one"])
+
+
 @pytest.mark.slow
 def test_kill_9_mid_partitioned_decision_then_rerun_is_identical(
     sharded, crawled, ray_cluster, tmp_path
@@ -190,13 +210,14 @@ def test_kill_9_mid_partitioned_decision_then_rerun_is_identical(
         "--ray-address",
         ray_cluster,
     ]
-    kill_9_when(cmd, lambda: len(list((out / "_decide" / "candidates").glob("*.parquet"))) > 1)
-    assert not (out / "_decisions").exists()  # killed in the middle of the decision
+    kill_9_when(cmd, lambda: len(list((out / "_decide" / "candidates").glob("*.arrow"))) > 1)
+    assert not (out / "_placement" / "_decided.json").exists()  # killed mid-decision
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert read_decisions(out).equals(read_decisions(reference))
     assert digest(out) == digest(reference)
     assert not list(out.rglob(".*.tmp"))
+    assert not (out / "_decide").exists()  # the scratch goes once the decision is recorded
 
 
 def test_a_corrupt_crawl_shard_is_reported_and_skipped(crawled, tmp_path):
