@@ -1,17 +1,21 @@
-"""The shards job's decision over every scanned row, as small steps: the model-score cut (its
-cutoff comes from the job, merged over the scan's partitions),
-duplicates, contamination, each row's drop reason, and the kept rows' place in the final
-shards. It needs every fingerprint at once, so it runs in one process.
+"""The shards job's decision over every scanned row in one process: the reference the
+partitioned tasks (`partitioned.py`) must equal, row for row, and `openwit shards
+--one-process-decide`. Small steps: the model-score cut (its cutoff comes from the job,
+merged over the scan's parts), duplicates, contamination, each row's drop reason, and the
+kept rows' place in the final shards.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from openwit.core import storage
 from openwit.core.vocab import SUCCESS, Reason, Stage
 from openwit.pipeline.shards import decontaminate, shuffle
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig, near_caption_pairs
@@ -138,3 +142,26 @@ def decide(
         }
     )
     return table, overlap
+
+
+def write_reference(
+    cfg: ShardsConfig, out: Path, parts: list[Path], evals: list, cutoff: float | None
+) -> dict:
+    """The reference: every scanned row in this process (`decide` above), written as the
+    partitioned path writes it (one decisions part, one placement range)."""
+    decisions, _ = decide(pq.read_table(parts), evals, cfg, cutoff)
+    kept = decisions.filter(pc.is_valid(decisions.column("shard")))
+    cols = list(shuffle.WRITE_COLUMNS)
+    scan = pq.read_table(parts, columns=cols)
+    scan = scan.filter(pc.is_in(scan.column("key"), kept.column("key")))
+    at = pc.index_in(kept.column("key"), scan.column("key"))
+    placement = scan.take(at).append_column("shard", kept.column("shard"))
+    placement = placement.append_column("position", kept.column("position"))
+    placement = placement.sort_by([("shard", "ascending"), ("position", "ascending")])
+    storage.write_parquet(
+        decisions.drop_columns(["shard", "position"]), out / "_decisions" / "00000.parquet"
+    )
+    with storage.atomic_output(out / "_placement" / "00000.parquet") as f:
+        pq.write_table(placement, f, row_group_size=cfg.shard_size)
+    dirty = decisions.column("contaminated_by").combine_chunks().flatten().unique()
+    return {"group_counts": [kept.num_rows], "contaminated": dirty.to_pylist()}

@@ -44,7 +44,7 @@ from openwit.pipeline.shards import (
     report,
     shuffle,
 )
-from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, decide
+from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, write_reference
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import DedupConfig
 from openwit.pipeline.shards.scan import SCAN_COLUMNS, ScanConfig, scan_shard
@@ -241,7 +241,7 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
                 cfg.captions,
             )
         else:  # the reference: every scanned row in this process
-            placed = _decide_in_driver(cfg, out, parts, evals, cutoff)
+            placed = write_reference(cfg, out, parts, evals, cutoff)
         placed = {k: placed[k] for k in ("group_counts", "contaminated")}
         atomic_write_text(placed_path, json.dumps(placed))
         # The decision's scratch (about 500 bytes a row) goes once its outcome is written.
@@ -268,29 +268,6 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     report.write(out, cfg.queries)
     summary["seconds"]["report"] = round(time.time() - t0, 2)
     return summary
-
-
-def _decide_in_driver(
-    cfg: ShardsConfig, out: Path, parts: list[Path], evals: list, cutoff: float | None
-) -> dict:
-    """The reference: every scanned row in this process (`decide.decide`), written as the
-    partitioned path writes it (one decisions part, one placement range)."""
-    decisions, _ = decide(pq.read_table(parts), evals, cfg, cutoff)
-    kept = decisions.filter(pc.is_valid(decisions.column("shard")))
-    cols = list(shuffle.WRITE_COLUMNS)
-    scan = pq.read_table(parts, columns=cols)
-    scan = scan.filter(pc.is_in(scan.column("key"), kept.column("key")))
-    at = pc.index_in(kept.column("key"), scan.column("key"))
-    placement = scan.take(at).append_column("shard", kept.column("shard"))
-    placement = placement.append_column("position", kept.column("position"))
-    placement = placement.sort_by([("shard", "ascending"), ("position", "ascending")])
-    storage.write_parquet(
-        decisions.drop_columns(["shard", "position"]), out / "_decisions" / "00000.parquet"
-    )
-    with storage.atomic_output(out / "_placement" / "00000.parquet") as f:
-        pq.write_table(placement, f, row_group_size=cfg.shard_size)
-    dirty = decisions.column("contaminated_by").combine_chunks().flatten().unique()
-    return {"group_counts": [kept.num_rows], "contaminated": dirty.to_pylist()}
 
 
 def _summary(outcomes: dict[str, int], counts: dict, errors: list, timings: dict) -> dict:

@@ -38,7 +38,7 @@ def same_as_reference(out, files, dedup: DedupConfig, executor, rows_per_task: i
     return placed
 
 
-@pytest.mark.parametrize("bands,radius", [(3, None), (2, 2)])
+@pytest.mark.parametrize("bands,radius", [(3, None), pytest.param(2, 2, marks=pytest.mark.slow)])
 def test_partitioned_equals_one_process_on_synthetic_rows(tmp_path, bands, radius):
     files = synthetic(tmp_path, 12_000, 2_500)
     dedup = DedupConfig(phash_bands=bands, band_radius=radius)

@@ -178,6 +178,7 @@ def test_partitioned_decision_equals_the_one_process_reference(sharded, crawled,
     assert len(list((tmp_path / "many" / "_placement").glob("*.parquet"))) > 1
 
 
+@pytest.mark.slow
 def test_caption_dedup_in_tasks_equals_the_one_process_reference(sharded, crawled, tmp_path):
     reference, _ = sharded
     outs = {}
