@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from openwit.core.io import atomic_output
 
@@ -68,12 +67,8 @@ def bucket_counts(path: Path, column: str, buckets: int) -> np.ndarray:
     return counts
 
 
-def part_of(ids: np.ndarray) -> np.ndarray:
-    """A scanned row's id is (scan part << 32) | row: its part."""
-    return (ids >> 32).astype(np.int32)
-
-
 def row_of(ids: np.ndarray) -> np.ndarray:
+    """A scanned row's id is (scan part << 32) | row: its row in the part."""
     return (ids & 0xFFFFFFFF).astype(np.int64)
 
 
@@ -85,10 +80,3 @@ def string_buckets(values: pa.Array, buckets: int) -> np.ndarray:
         (zlib.crc32(v.encode()) for v in values.to_pylist()), np.int64, count=len(values)
     )
     return (out % buckets).astype(np.int32)
-
-
-def ids_in(ids: pa.Array | np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Mask of `ids` that are in `wanted`."""
-    return pc.is_in(pa.array(ids), value_set=pa.array(wanted, pa.int64())).to_numpy(
-        zero_copy_only=False
-    )
