@@ -26,6 +26,7 @@ from openwit.pipeline.shards.dedup.images import (
     dedup,
     survivors,
 )
+from openwit.pipeline.shards.route import cut_reasons
 
 if TYPE_CHECKING:
     from openwit.pipeline.shards.job import ShardsConfig
@@ -54,14 +55,6 @@ _COLUMNS = (
     "model_score",
     "contaminated_by",
 )
-
-
-def score_cut(rows: list[dict], cutoff: float) -> None:
-    """Drop what scores below `cutoff`: where the best k% of the whole crawl begin."""
-    for r in rows:
-        score = r["model_score"] if r["model_score"] is not None else -2.0
-        if r["filter_reason"] is None and score < cutoff:
-            r["filter_reason"] = Reason.MODEL_SCORE
 
 
 def _caption_dups(dups: list, rows: list[dict], rank: list, cfg: CaptionDedupConfig) -> list:
@@ -106,9 +99,9 @@ def decide(
     """Dedup the scanned rows, drop those the scan found copying an evaluation image (`evals`:
     the report's image list), and place the kept ones in the final shards."""
     scan = scan.filter(pc.equal(scan.column("status"), SUCCESS))
+    reason = cut_reasons(scan.column("filter_reason"), scan.column("model_score"), score_cutoff)
+    scan = scan.set_column(scan.schema.get_field_index("filter_reason"), "filter_reason", reason)
     rows = scan.select(list(_COLUMNS)).to_pylist()
-    if score_cutoff is not None:
-        score_cut(rows, score_cutoff)
     printed = [i for i, r in enumerate(rows) if r["pixels"] is not None]
     prints = [
         Fingerprint(r["pixels"], np.array(r["phash"], np.uint64), r["dhash"], r["thumbs"])
