@@ -31,6 +31,7 @@ from openwit.pipeline.crawl.balance import BalanceConfig, probabilities
 from openwit.pipeline.crawl.download import DownloadConfig
 from openwit.pipeline.crawl.harvest import HarvestConfig
 from openwit.pipeline.crawl.http.fetch import USER_AGENT, FetchConfig, Fetcher
+from openwit.pipeline.crawl.http.optout import fetch_tdmrep
 from openwit.pipeline.crawl.http.robots import fetch_robots
 from openwit.pipeline.crawl.resize import ResizeConfig
 from openwit.pipeline.crawl.tasks import (
@@ -133,17 +134,31 @@ def is_complete(cfg: CrawlConfig) -> bool:
     return (Path(cfg.out) / jobs.SUMMARY).is_file()
 
 
-def prefetch_robots(out: Path, origins: list[str], dl: DownloadConfig) -> dict[str, str]:
-    """Each origin's robots.txt, fetched once per crawl and kept in `_robots.parquet`."""
+def _origin_files(fetcher: Fetcher, o: str, tdmrep: bool) -> dict:
+    row = fetch_robots(fetcher, o)
+    row["tdmrep"] = fetch_tdmrep(fetcher, o) if tdmrep else ""
+    return row
+
+
+def prefetch_robots(out: Path, origins: list[str], dl: DownloadConfig) -> dict[str, dict]:
+    """Each origin's robots.txt and tdmrep.json, fetched once per crawl (`_robots.parquet`)."""
     path = out / "_robots.parquet"
     rows = pq.read_table(path).to_pylist() if path.is_file() else []
     missing = sorted(set(origins) - {r["origin"] for r in rows})
     if missing:
         fetcher = Fetcher(dl.fetch)
-        with ThreadPoolExecutor(16) as ex:
-            rows += ex.map(lambda o: fetch_robots(fetcher, o), missing)
+        try:
+            with ThreadPoolExecutor(16) as ex:
+                rows += ex.map(
+                    lambda o: _origin_files(fetcher, o, dl.fetch.respect_tdmrep), missing
+                )
+        finally:
+            fetcher.close()
         storage.write_parquet(pa.Table.from_pylist(rows), path)
-    return {r["origin"]: r["body"] for r in rows}
+    return {
+        "robots": {r["origin"]: r["body"] for r in rows},
+        "tdmrep": {r["origin"]: r.get("tdmrep") or "" for r in rows},
+    }
 
 
 def run(cfg: CrawlConfig, make_executor, load_queries, on_serve=None) -> dict:
@@ -243,9 +258,7 @@ def _run(cfg: CrawlConfig, files: list[str], ql, executor, n_parallel: int) -> d
     shard_specs, shard_id = [], 0
     per_task = replace(
         cfg.download,
-        fetch=replace(
-            cfg.download.fetch, host_rps=cfg.download.fetch.host_rps / max(1, n_parallel)
-        ),
+        fetch=replace(cfg.download.fetch, host_share=max(1, n_parallel)),
     )
     robots_shared = executor.put("robots", robots)
     for i in range(len(files)):

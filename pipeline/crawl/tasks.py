@@ -25,6 +25,7 @@ from openwit.pipeline.crawl.download import SCHEMA as SHARD_SCHEMA
 from openwit.pipeline.crawl.download import DownloadConfig, download_rows
 from openwit.pipeline.crawl.harvest import HarvestConfig, harvest_url_list, harvest_warc
 from openwit.pipeline.crawl.http.fetch import Fetcher
+from openwit.pipeline.crawl.http.optout import TdmCache
 from openwit.pipeline.crawl.http.robots import RobotsCache, origin
 from openwit.pipeline.crawl.match import entry_counts, match_table
 
@@ -58,7 +59,7 @@ class DownloadTask:
     start: int
     stop: int
     download: DownloadConfig
-    robots: Shared  # every origin's robots.txt
+    robots: Shared  # every origin's robots.txt and tdmrep.json: {"robots": …, "tdmrep": …}
 
 
 def _part(out: Path, stage: str, i: int) -> Path:
@@ -115,9 +116,14 @@ def download_task(spec: DownloadTask) -> dict:
     for j, r in enumerate(rows):
         r["key"] = f"{shard_id:05d}{j:04d}"
     cfg = spec.download
+    known = get_shared(spec.robots)
     fetcher = Fetcher(cfg.fetch)
-    fetcher.robots = RobotsCache(cfg.fetch.user_agent, get_shared(spec.robots), fetcher)
-    samples, out_rows, stats = download_rows(rows, fetcher, cfg)
+    fetcher.robots = RobotsCache(cfg.fetch.user_agent, known["robots"], fetcher)
+    fetcher.tdm = TdmCache(known["tdmrep"], fetcher)
+    try:
+        samples, out_rows, stats = download_rows(rows, fetcher, cfg)
+    finally:
+        fetcher.close()
     stats["shard"] = shard_id
     writer.write_shard(out, shard_id, samples, out_rows, SHARD_SCHEMA, stats)
     return stats

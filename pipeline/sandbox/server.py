@@ -59,6 +59,8 @@ class Sandbox:
 
     def log(self, entry: dict) -> None:
         with self.lock:
+            if self.log_file.closed:  # a kept-alive connection outlived the server
+                return
             self.log_file.write(json.dumps(entry) + "\n")
             self.log_file.flush()
 
@@ -271,6 +273,7 @@ class SandboxServer:
         main = _Server(
             ("127.0.0.1", self.port), type("Main", (Handler,), {"sandbox": self.sandbox})
         )
+        main.sandbox = self.sandbox
         self.sandbox.port = port = main.server_address[1]
         self._servers.append(main)
         trap = None

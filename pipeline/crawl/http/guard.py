@@ -2,8 +2,9 @@
 
 The downloader resolves every host itself (a resolve map first, like curl's --resolve, then
 the system resolver, cached) and refuses loopback, private, link-local, multicast, reserved
-and unspecified addresses unless `ip:port` is on an explicit allow list. It checks the
-first hop and every redirect, and connects to the address it checked, so a name cannot
+and unspecified addresses unless `ip:port` is on an explicit allow list. With `resolve_only`
+(offline runs against a mirror) nothing outside the map is reached, IP literals included. It
+checks the first hop and every redirect, and connects to the address it checked, so a name cannot
 resolve to something else between the check and the connection.
 """
 
@@ -60,9 +61,14 @@ class Resolver:
 
     def _lookup(self, host: str, port: int) -> str:
         try:
-            return str(ipaddress.ip_address(host.strip("[]")))  # an IP literal needs no DNS
+            ip = str(ipaddress.ip_address(host.strip("[]")))  # an IP literal needs no DNS
         except ValueError:
-            pass
+            ip = None
+        if ip is not None and self.resolve_only:
+            # Offline runs reach only what the map names: an address in a page is no way out.
+            raise Blocked(f"{host}:{port} is an address outside the resolve map (resolve_only)")
+        if ip is not None:
+            return ip
         if self.resolve_only:
             raise Unresolvable(f"{host} is not in the resolve map (resolve_only)")
         with self._lock:
