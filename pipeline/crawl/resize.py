@@ -1,10 +1,17 @@
-"""Validate, decode, resize and re-encode one downloaded image.
+"""Validate, decode, resize and re-encode one downloaded image, as a browser shows it.
 
 Resize modes follow img2dataset's (`no`, `keep_ratio`, `keep_ratio_largest`, `center_crop`,
 `border`), so its users get the same pictures. The declared pixel count is checked from the
 header before any decoding: a decompression bomb is refused, never expanded. JPEGs are
 decoded at a reduced scale when the target is much smaller (libjpeg's DCT scaling), the
 largest single saving on real photos.
+
+What the browser would show is what is kept: the EXIF orientation applied before any size is
+computed (so `original_width/height` and the target are the upright image's); 16-bit and
+float pixels scaled to 8 bits, not clipped; transparency (alpha, palette, grey+alpha)
+composited on `background`; an embedded ICC profile converted to sRGB, CMYK without one by
+Pillow's inversion; the first frame of an animation. Decoded: JPEG, PNG, GIF, WebP, AVIF,
+BMP, TIFF, ICO (Pillow) and HEIF/HEIC (pillow-heif); SVG is not rasterised (not_an_image).
 """
 
 from __future__ import annotations
@@ -14,7 +21,15 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
+
+try:  # HEIF/HEIC (phone photos); AVIF and WebP are Pillow's own
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - an install without the optional decoder
+    pass
 
 from openwit.core.vocab import SUCCESS
 
@@ -33,6 +48,7 @@ class ResizeConfig:
     encode_format: str = "jpg"
     encode_quality: int = 95
     max_pixels: int = 89_478_485  # Pillow's own warning threshold
+    background: tuple[int, int, int] = (255, 255, 255)  # under transparent pixels
 
     def __post_init__(self) -> None:
         if self.resize_mode not in MODES:
@@ -64,10 +80,43 @@ def target_size(w: int, h: int, cfg: ResizeConfig) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def _rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+_SRGB = ImageCms.createProfile("sRGB")
+_SWAPS = {5, 6, 7, 8}  # EXIF orientations that turn the image a quarter: width <-> height
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112) or 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block means no rotation, as in browsers
+        return 1
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float greys scaled into 0..255 (convert() would clip them)."""
+    a = np.asarray(im)
+    if im.mode == "F":
+        a = a * 255.0 if a.size and float(np.nanmax(a)) <= 1.0 else a / 257.0
+    elif im.mode.startswith("I;16") or (a.size and int(a.max()) > 255):
+        a = a / 257.0
+    return Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
+
+
+def _rgb(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    icc = im.info.get("icc_profile")
+    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            mode = "RGBA" if im.mode in ("RGBA", "LA") else "RGB"
+            im = ImageCms.profileToProfile(im, src, _SRGB, outputMode=mode)
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # an unreadable profile: the pixels as they are, as browsers do
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        im = _eight_bit(im)
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        im.mode in ("P", "L", "RGB") and "transparency" in im.info
+    ):
         im = im.convert("RGBA")
-        canvas = Image.new("RGB", im.size, (255, 255, 255))
+        canvas = Image.new("RGB", im.size, background)
         canvas.paste(im, mask=im.split()[-1])
         return canvas
     return im.convert("RGB")
@@ -88,10 +137,15 @@ def process(body: bytes, content_type: str, cfg: ResizeConfig) -> Processed:
     if w * h > cfg.max_pixels:
         return Processed("too_large", error=f"{w}x{h} pixels declared")
     try:
+        turned = _orientation(im) in _SWAPS
+        if turned:  # sizes are the upright image's, as the browser shows it
+            w, h = h, w
         tw, th = target_size(w, h, cfg)
         if im.format == "JPEG" and (tw, th) != (w, h):
-            im.draft("RGB", (tw, th))
-        im = _rgb(ImageOps.exif_transpose(im))
+            im.draft(im.mode if im.mode == "CMYK" else "RGB", (th, tw) if turned else (tw, th))
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)  # an animation: its first frame
+        im = _rgb(ImageOps.exif_transpose(im), cfg.background)
         if im.size != (tw, th):
             im = im.resize((tw, th), Image.LANCZOS, reducing_gap=3.0)
         im = _finish(im, cfg)
