@@ -18,15 +18,15 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from bench import common
-from openwit.pipeline.crawl.harvest import (
-    _LAZY,
-    HarvestConfig,
-    _decode,
-    best_srcset,
-    clean_text,
-    harvest_warc,
-    normalize_url,
-)
+from openwit.pipeline.crawl.caption import clean_caption as clean_text
+from openwit.pipeline.crawl.harvest import HarvestConfig, harvest_warc
+from openwit.pipeline.crawl.html import _LAZY_SRC as _LAZY
+from openwit.pipeline.crawl.html import decode_html
+from openwit.pipeline.crawl.urls import best_srcset, normalize_url
+
+
+def _decode(body: bytes, ctype: str) -> str:
+    return decode_html(body, ctype)[0]
 
 
 def _figcaption(img) -> str | None:

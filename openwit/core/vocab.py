@@ -35,6 +35,7 @@ class Pool(StrEnum):
     NO_MATCH = "no_match"
     BALANCED_OUT = "balanced_out"
     SELECTED = "selected"
+    OPTED_OUT = "opted_out"  # its page said no (the `optout` column says how); never fetched
 
 
 # The one status of a fetch, a resize and a download row that succeeded; every other

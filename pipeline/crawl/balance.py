@@ -56,7 +56,7 @@ def keep_mask(table: pa.Table, p: np.ndarray, seed: int) -> np.ndarray:
 
 
 def balance_table(table: pa.Table, p: np.ndarray, cfg: BalanceConfig) -> pa.Table:
-    """Adds `status`: `no_match`, `balanced_out` or `selected`."""
+    """Adds `status`: `no_match`, `opted_out`, `balanced_out` or `selected`."""
     keep = keep_mask(table, p, cfg.seed)
     has_match = pc.list_value_length(table.column("matched")).to_numpy(zero_copy_only=False) > 0
     status = np.where(
@@ -64,4 +64,7 @@ def balance_table(table: pa.Table, p: np.ndarray, cfg: BalanceConfig) -> pa.Tabl
         Pool.NO_MATCH.value,
         np.where(keep, Pool.SELECTED.value, Pool.BALANCED_OUT.value),
     )
+    if "optout" in table.column_names:
+        opted = pc.is_valid(table.column("optout")).to_numpy(zero_copy_only=False)
+        status = np.where(has_match & opted, Pool.OPTED_OUT.value, status)
     return table.append_column("status", pa.array(status.tolist(), pa.string()))

@@ -2,12 +2,15 @@
 
 Every row ends with exactly one status: `success`, or the name of what stopped it (from the
 fetcher: robots_disallowed, blocked_address, dns_error, timeout, connection_reset, http_404,
-redirect_loop, noai_header, too_large, …; from the image: not_an_image, decode_error,
-too_large). Threads overlap the waiting; the fetcher keeps each host's limits.
+redirect_loop, noai_header, tdm_reserved, too_large, …; from the list: sha256_mismatch; from
+the image: not_an_image, decode_error, too_large). Threads overlap the waiting; the fetcher
+keeps each host's limits.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +42,7 @@ SCHEMA = pa.schema(
         ("original_height", pa.int32()),
         ("sha256", pa.string()),
         ("bytes", pa.int64()),
+        ("extra", pa.string()),  # a URL list's kept columns, JSON
     ]
 )
 
@@ -55,7 +59,16 @@ def _one(row: dict, fetcher: Fetcher, cfg: DownloadConfig) -> tuple[dict, Proces
     out = {
         **{
             k: row.get(k)
-            for k in ("key", "pair_id", "url", "caption", "page_url", "page_lang", "matched")
+            for k in (
+                "key",
+                "pair_id",
+                "url",
+                "caption",
+                "page_url",
+                "page_lang",
+                "matched",
+                "extra",
+            )
         },
         "status": resp.status,
         "error_message": resp.error or None,
@@ -65,6 +78,10 @@ def _one(row: dict, fetcher: Fetcher, cfg: DownloadConfig) -> tuple[dict, Proces
         "bytes": len(resp.body) if resp.body is not None else None,
     }
     if resp.status != SUCCESS:
+        return out, None
+    expected = _expected_sha256(row.get("extra"))
+    if expected and hashlib.sha256(resp.body).hexdigest() != expected:
+        out.update(status="sha256_mismatch", error_message=f"list says sha256 {expected[:16]}…")
         return out, None
     img = process(resp.body, resp.headers.get("content-type", ""), cfg.resize)
     out.update(
@@ -77,6 +94,14 @@ def _one(row: dict, fetcher: Fetcher, cfg: DownloadConfig) -> tuple[dict, Proces
         sha256=img.sha256,
     )
     return out, img if img.status == SUCCESS else None
+
+
+def _expected_sha256(extra: str | None) -> str | None:
+    """The image's sha256 when its URL list gives one (DataComp's `sha256` column)."""
+    if not extra or '"sha256"' not in extra:
+        return None
+    value = json.loads(extra).get("sha256")
+    return value.strip().lower() if isinstance(value, str) and len(value.strip()) == 64 else None
 
 
 def download_rows(

@@ -1,26 +1,33 @@
-"""Harvest (image URL, text) pairs from web archives and URL lists.
+"""Harvest (image URL, text) pairs from web archives: WARC pages or their WAT metadata.
 
-For every `<img>` on an HTML page: the absolute, normalised image URL (relative URLs resolved
-against the page and its `<base>`, the widest `srcset` candidate when there is no usable
-`src`, lazy `data-src` over a placeholder), and its text: the alt text, else the enclosing
-figure's caption, else the title. Text is unescaped, mojibake repaired (ftfy), whitespace
-collapsed. Records that are not 200 HTML, and pages that fail to parse, are counted, never
-fatal. Parsing is fastwarc + lexbor (selectolax): both C, several times warcio + BeautifulSoup.
+WARC: every 200 HTML response record, its body as the server sent it undone (chunked
+transfer, then any `Content-Encoding`: gzip, deflate, br, zstd — wget and warcio store pages
+that way), decoded to text as browsers do (`html.decode_html`), each image and its text as
+`html.raw_pairs` reads them. WAT (Common Crawl's JSON metadata per record, several times
+smaller than the WARC): the `IMG@/src` links of each response with their `alt`/`title`,
+cc2dataset's way; Common Crawl's WATs record `src` only, so lazy, srcset and figure-caption
+images are WARC-only there. ARC files (the format before WARC) are refused with a message.
+Captions are cleaned by `caption.clean_caption`. Records that are not 200 HTML, and pages
+that fail to parse, are counted, never fatal. Parsing is fastwarc + lexbor (selectolax).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import re
+import json
+import zlib
 from collections import Counter
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import ftfy
 import pyarrow as pa
 from selectolax.lexbor import LexborHTMLParser
 
 from openwit.core import storage
+from openwit.pipeline.crawl.caption import CLEANING_VERSION, clean_caption
+from openwit.pipeline.crawl.html import decode_html, page_optout, raw_pairs
+from openwit.pipeline.crawl.http.optout import PAGE_NO, says_no, tdm_reserved
+from openwit.pipeline.crawl.urls import normalize_url
 
 SCHEMA = pa.schema(
     [
@@ -33,20 +40,9 @@ SCHEMA = pa.schema(
         ("page_url", pa.string()),
         ("page_lang", pa.string()),
         ("source", pa.string()),
+        ("optout", pa.string()),  # the page's opt-out for its images (page_meta_robots, …)
+        ("extra", pa.string()),  # a URL list's kept columns, JSON per row
     ]
-)
-_LAZY = ("data-src", "data-lazy-src", "data-original")
-_WS = re.compile(r"\s+")
-# Text ftfy could change: anything outside printable ASCII and whitespace (mojibake, controls,
-# terminal escapes). Most alt text is plain ASCII and skips ftfy, the costliest step here.
-_NEEDS_FTFY = re.compile(r"[^\t\n\r\x20-\x7e]")
-_CHARSET = re.compile(rb"charset=[\"']?([A-Za-z0-9_\-]+)", re.I)
-_FTFY = ftfy.TextFixerConfig(
-    uncurl_quotes=False,
-    unescape_html=False,
-    fix_character_width=False,
-    fix_latin_ligatures=False,
-    explain=False,
 )
 
 
@@ -54,6 +50,12 @@ _FTFY = ftfy.TextFixerConfig(
 class HarvestConfig:
     max_caption_chars: int = 20_000  # longer text is cut, not dropped: filters decide later
     keep_empty_captions: bool = True  # kept so every <img> gets a status (no_match)
+    agent: str = "openwit"  # the product token page opt-outs may name
+    cleaning: str = CLEANING_VERSION
+
+
+class ArcRefused(ValueError):
+    pass
 
 
 def pair_id(url: str, caption: str, page_url: str | None) -> str:
@@ -63,125 +65,117 @@ def pair_id(url: str, caption: str, page_url: str | None) -> str:
     return h.hexdigest()
 
 
-def normalize_url(raw: str | None, base: str) -> tuple[str | None, str]:
-    """(absolute URL, "") or (None, why it was dropped)."""
-    raw = (raw or "").strip()
-    if not raw:
-        return None, "no_src"
-    head = raw[:11].lower()
-    if head.startswith("data:"):
-        return None, "data_url"
-    try:
-        # urljoin leaves an absolute URL as it is; skipping it halves the cost of the common case.
-        absolute = head.startswith(("http://", "https://"))
-        parts = urlsplit(raw if absolute else urljoin(base, raw))
-        port = parts.port
-    except ValueError:
-        return None, "bad_url"
-    if parts.scheme not in ("http", "https"):
-        return None, "not_http"
-    host = parts.hostname
-    if not host:
-        return None, "bad_url"
-    if ":" in host:
-        host = f"[{host}]"
-    default = 80 if parts.scheme == "http" else 443
-    netloc = host if port in (None, default) else f"{host}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), ""
-
-
-def best_srcset(srcset: str) -> str | None:
-    """The widest (`w`) or densest (`x`) candidate of a srcset attribute."""
-    best, best_score = None, -1.0
-    for cand in srcset.split(","):
-        bits = cand.strip().split()
-        if not bits:
-            continue
-        score = 1.0
-        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
-            score = float(bits[1][:-1]) * (1.0 if bits[1].endswith("w") else 1000.0)
-        if score > best_score:
-            best, best_score = bits[0], score
-    return best
-
-
-def clean_text(text: str | None, limit: int) -> str:
-    if not text:
-        return ""
-    if _NEEDS_FTFY.search(text):
-        text = ftfy.fix_text(text, _FTFY)
-    return _WS.sub(" ", text).strip()[:limit]
-
-
-def _figcaption(node) -> str | None:
-    parent = node.parent
-    for _ in range(4):
-        if parent is None:
-            return None
-        if parent.tag == "figure":
-            cap = parent.css_first("figcaption")
-            return cap.text(deep=True, separator=" ", strip=True) if cap is not None else None
-        parent = parent.parent
-    return None
-
-
-def extract_pairs(html: str, page_url: str, cfg: HarvestConfig, stats: Counter) -> list[dict]:
-    tree = LexborHTMLParser(html)
-    base_node = tree.css_first("base[href]")
-    base = urljoin(page_url, base_node.attributes.get("href") or "") if base_node else page_url
-    root = tree.css_first("html")
-    lang = (root.attributes.get("lang") or None) if root is not None else None
+def finish_pairs(
+    raw: list[dict],
+    page_url: str,
+    lang: str | None,
+    optout: str | None,
+    cfg: HarvestConfig,
+    stats: Counter,
+) -> list[dict]:
+    """Raw (url, alt, title, figcaption) rows to pairs: caption chosen and cleaned, ids set."""
     rows = []
-    for node in tree.css("img"):
-        stats["images_seen"] += 1
-        a = node.attributes
-        src = a.get("src")
-        lazy = next((a[k] for k in _LAZY if a.get(k)), None)
-        if lazy and (not src or src.strip().lower().startswith("data:")):
-            src = lazy
-        if a.get("srcset"):  # the widest candidate is the image; src is often a thumbnail
-            src = best_srcset(a["srcset"]) or src
-        url, why = normalize_url(src, base)
-        if url is None:
-            stats[f"dropped_{why}"] += 1
-            continue
-        alt, title, fig = a.get("alt"), a.get("title"), _figcaption(node)
+    limit = cfg.max_caption_chars
+    for r in raw:
         caption = (
-            clean_text(alt, cfg.max_caption_chars)
-            or clean_text(fig, cfg.max_caption_chars)
-            or clean_text(title, cfg.max_caption_chars)
+            clean_caption(r["alt"], limit)
+            or clean_caption(r.get("figcaption"), limit)
+            or clean_caption(r["title"], limit)
         )
         if not caption and not cfg.keep_empty_captions:
             stats["dropped_empty_caption"] += 1
             continue
         rows.append(
             {
-                "pair_id": pair_id(url, caption, page_url),
-                "url": url,
+                "pair_id": pair_id(r["url"], caption, page_url),
+                "url": r["url"],
                 "caption": caption,
-                "alt": alt,
-                "title": title,
-                "figcaption": fig,
+                "alt": r["alt"],
+                "title": r["title"],
+                "figcaption": r.get("figcaption"),
                 "page_url": page_url,
                 "page_lang": lang,
+                "optout": optout,
+                "extra": None,
             }
         )
+    if optout and rows:
+        stats[f"pairs_{optout}"] += len(rows)
     return rows
 
 
-def _decode(body: bytes, content_type: str) -> str:
-    m = _CHARSET.search(content_type.encode()) or _CHARSET.search(body[:2048])
-    charset = m.group(1).decode() if m else "utf-8"
-    try:
-        return body.decode(charset, errors="replace")
-    except LookupError:
-        return body.decode("utf-8", errors="replace")
+def extract_pairs(
+    html: str, page_url: str, cfg: HarvestConfig, stats: Counter, headers: dict | None = None
+) -> list[dict]:
+    tree = LexborHTMLParser(html)
+    root = tree.css_first("html")
+    lang = (root.attributes.get("lang") or None) if root is not None else None
+    optout = page_optout(tree, headers or {}, cfg.agent)
+    return finish_pairs(raw_pairs(tree, page_url, stats), page_url, lang, optout, cfg, stats)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out, i = [], 0
+    while True:
+        end = data.index(b"\r\n", i)
+        size = int(data[i:end].split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[end + 2 : end + 2 + size])
+        i = end + 2 + size + 2
+
+
+def http_body(body: bytes, headers: dict[str, str]) -> bytes:
+    """The entity as a browser sees it: transfer coding and content codings undone."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        # Stored already de-chunked (Common Crawl keeps the header, not the coding): as is.
+        with contextlib.suppress(ValueError):
+            body = _dechunk(body)
+    codings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",")]
+    for coding in reversed([c for c in codings if c and c != "identity"]):
+        body = _undo(coding, body)
+    return body
+
+
+def _undo(coding: str, body: bytes) -> bytes:
+    if coding in ("gzip", "x-gzip"):
+        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+    if coding == "deflate":
+        try:
+            return zlib.decompress(body)
+        except zlib.error:
+            return zlib.decompress(body, -zlib.MAX_WBITS)
+    if coding == "br":
+        import brotli
+
+        return brotli.decompress(body)
+    if coding == "zstd":
+        from backports import zstd
+
+        return zstd.decompress(body)
+    raise ValueError(f"content coding {coding!r}")
+
+
+def check_not_arc(path: str) -> None:
+    name = path.lower()
+    if name.endswith((".arc", ".arc.gz")) and not name.endswith((".warc", ".warc.gz")):
+        raise ArcRefused(
+            f"{path}: an ARC file (the Internet Archive's format before WARC); convert it first "
+            "(e.g. `warcio recompress`, or `arc2warc` from warctools) and pass the WARC"
+        )
+
+
+def is_wat(path: str) -> bool:
+    return path.lower().endswith((".wat.gz", ".wat"))
 
 
 def harvest_warc(path: str, cfg: HarvestConfig = HarvestConfig()) -> tuple[pa.Table, Counter]:
     """Every pair on the HTML pages of one WARC file, and counts of what was skipped."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
+    check_not_arc(path)
+    if is_wat(path):
+        return harvest_wat(path, cfg)
     stats: Counter = Counter()
     rows: list[dict] = []
     with storage.open_input(path) as f:
@@ -189,18 +183,18 @@ def harvest_warc(path: str, cfg: HarvestConfig = HarvestConfig()) -> tuple[pa.Ta
             for rec in ArchiveIterator(f, record_types=WarcRecordType.response, parse_http=True):
                 stats["records"] += 1
                 http = rec.http_headers
-                ctype = (http.get("Content-Type") or "") if http is not None else ""
                 if http is None or http.status_code != 200:
                     stats["skipped_not_200"] += 1
                     continue
+                headers = {k.lower(): v for k, v in http}
+                ctype = headers.get("content-type", "")
                 if "html" not in ctype.lower():
                     stats["skipped_not_html"] += 1
                     continue
                 page_url = rec.headers.get("WARC-Target-URI", "")
                 try:
-                    page_rows = extract_pairs(
-                        _decode(rec.reader.read(), ctype), page_url, cfg, stats
-                    )
+                    text, _ = decode_html(http_body(rec.reader.read(), headers), ctype)
+                    page_rows = extract_pairs(text, page_url, cfg, stats, headers)
                 except Exception:  # one bad page never stops a file  # noqa: BLE001
                     stats["skipped_unparseable"] += 1
                     continue
@@ -214,40 +208,86 @@ def harvest_warc(path: str, cfg: HarvestConfig = HarvestConfig()) -> tuple[pa.Ta
     return pa.Table.from_pylist(rows, schema=SCHEMA), stats
 
 
-def harvest_url_list(
-    path: str, url_col: str = "url", caption_col: str = "caption"
-) -> tuple[pa.Table, Counter]:
-    """An img2dataset-style list: Parquet, CSV or JSONL with a URL and a caption column."""
-    table = storage.read_table(path)
-    for col in (url_col, caption_col):
-        if col not in table.column_names:
-            raise ValueError(
-                f"{path}: no column {col!r} (has {table.column_names}); "
-                "name the columns with --url-col/--caption-col"
-            )
-    stats: Counter = Counter()
-    rows = []
-    for raw, cap in zip(
-        table.column(url_col).to_pylist(), table.column(caption_col).to_pylist(), strict=True
+def _wat_page(meta: dict, cfg: HarvestConfig, stats: Counter) -> tuple[str, list[dict]] | None:
+    env = meta.get("Envelope") or {}
+    head = env.get("WARC-Header-Metadata") or {}
+    if head.get("WARC-Type") != "response":
+        return None
+    resp = (env.get("Payload-Metadata") or {}).get("HTTP-Response-Metadata") or {}
+    stats["records"] += 1
+    if str((resp.get("Response-Message") or {}).get("Status")) != "200":
+        stats["skipped_not_200"] += 1
+        return None
+    html_meta = resp.get("HTML-Metadata")
+    if html_meta is None:
+        stats["skipped_not_html"] += 1
+        return None
+    page_url = head.get("WARC-Target-URI", "")
+    headers = {k.lower(): v for k, v in (resp.get("Headers") or {}).items()}
+    hmeta = html_meta.get("Head") or {}
+    metas = hmeta.get("Metas") or []
+    optout = None
+    if says_no([headers.get("x-robots-tag", "")], cfg.agent, PAGE_NO):
+        optout = "page_x_robots_tag"
+    elif says_no(
+        [
+            m.get("content", "")
+            for m in metas
+            if (m.get("name") or "").lower() in ("robots", cfg.agent)
+        ],
+        cfg.agent,
+        PAGE_NO,
     ):
+        optout = "page_meta_robots"
+    elif tdm_reserved(headers.get("tdm-reservation")) or any(
+        (m.get("name") or "").lower() == "tdm-reservation" and tdm_reserved(m.get("content"))
+        for m in metas
+    ):
+        optout = "page_tdm_reserved"
+    base = page_url
+    if hmeta.get("Base"):
+        base = normalize_url(hmeta["Base"], page_url)[0] or page_url
+    raw = []
+    for link in html_meta.get("Links") or []:
+        if link.get("path") != "IMG@/src":
+            continue
         stats["images_seen"] += 1
-        url, why = normalize_url(raw, "")
+        url, why = normalize_url(link.get("url"), base)
         if url is None:
             stats[f"dropped_{why}"] += 1
             continue
-        caption = clean_text(cap, HarvestConfig.max_caption_chars)
-        rows.append(
+        raw.append(
             {
-                "pair_id": pair_id(url, caption, None),
                 "url": url,
-                "caption": caption,
-                "alt": cap,
-                "title": None,
-                "figcaption": None,
-                "page_url": None,
-                "page_lang": None,
-                "source": path,
+                "alt": link.get("alt"),
+                "title": link.get("title"),
+                "figcaption": link.get("figcaption"),
             }
         )
+    stats["html_pages"] += 1
+    return page_url, finish_pairs(raw, page_url, hmeta.get("Lang"), optout, cfg, stats)
+
+
+def harvest_wat(path: str, cfg: HarvestConfig = HarvestConfig()) -> tuple[pa.Table, Counter]:
+    """Every image pair in the metadata records of one WAT file."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    stats: Counter = Counter()
+    rows: list[dict] = []
+    with storage.open_input(path) as f:
+        try:
+            for rec in ArchiveIterator(f, record_types=WarcRecordType.metadata):
+                try:
+                    got = _wat_page(json.loads(rec.reader.read()), cfg, stats)
+                except (ValueError, AttributeError, TypeError):
+                    stats["skipped_unparseable"] += 1
+                    continue
+                if got is None:
+                    continue
+                for r in got[1]:
+                    r["source"] = path
+                rows.extend(got[1])
+        except Exception:  # a truncated or corrupt archive: keep what was read  # noqa: BLE001
+            stats["archive_errors"] += 1
     stats["pairs"] = len(rows)
     return pa.Table.from_pylist(rows, schema=SCHEMA), stats

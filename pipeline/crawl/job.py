@@ -29,10 +29,11 @@ from openwit.core import jobs, storage
 from openwit.core.vocab import SUCCESS, Pool
 from openwit.pipeline.crawl.balance import BalanceConfig, probabilities
 from openwit.pipeline.crawl.download import DownloadConfig
-from openwit.pipeline.crawl.harvest import HarvestConfig
+from openwit.pipeline.crawl.harvest import HarvestConfig, check_not_arc
 from openwit.pipeline.crawl.http.fetch import USER_AGENT, FetchConfig, Fetcher
 from openwit.pipeline.crawl.http.optout import fetch_tdmrep
 from openwit.pipeline.crawl.http.robots import fetch_robots
+from openwit.pipeline.crawl.listing import expand_listing, is_listing
 from openwit.pipeline.crawl.resize import ResizeConfig
 from openwit.pipeline.crawl.tasks import (
     BalanceTask,
@@ -42,6 +43,8 @@ from openwit.pipeline.crawl.tasks import (
     download_task,
     harvest_task,
 )
+from openwit.pipeline.crawl.urllist import LIST_SUFFIXES
+from openwit.pipeline.crawl.urllist import PRESETS as LIST_PRESETS
 from openwit.pipeline.sandbox.presets import SANDBOX, SLOW_MARGIN, CrawlPreset
 from openwit.queries.match import Matcher
 
@@ -51,9 +54,12 @@ class CrawlConfig:
     inputs: tuple[str, ...]
     queries: str = "data/queries"
     out: str = "data/crawl"
-    input_kind: str = "warc"  # "warc", or "urls": Parquet/CSV/JSONL url lists
-    url_col: str = "url"
-    caption_col: str = "caption"
+    input_kind: str = "warc"  # "warc", "wat" (Common Crawl metadata), or "urls": URL lists
+    url_col: str | None = None  # None: the list preset's
+    caption_col: str | None = None
+    list_preset: str = "default"  # laion, datacomp, coyo, cc3m, cc12m, metaclip (urllist.py)
+    keep_columns: tuple[str, ...] | None = None  # None: the list preset's
+    paths_prefix: str | None = None  # for warc.paths.gz listings (listing.py)
     shard_size: int = 1000
     harvest: HarvestConfig = field(default_factory=HarvestConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
@@ -65,8 +71,12 @@ class CrawlConfig:
     sandbox: str | None = None  # the sandbox web this crawl serves and is audited against
 
     def __post_init__(self) -> None:
-        if self.input_kind not in ("warc", "urls"):
-            raise ValueError(f"input kind {self.input_kind!r}: use warc or urls")
+        if self.input_kind not in ("warc", "wat", "urls"):
+            raise ValueError(f"input kind {self.input_kind!r}: use warc, wat or urls")
+        if self.list_preset not in LIST_PRESETS:
+            raise ValueError(
+                f"list preset {self.list_preset!r}: use one of {', '.join(LIST_PRESETS)}"
+            )
         if self.preset not in PRESETS:
             raise ValueError(f"preset {self.preset!r}: use {' or '.join(PRESETS)}")
         if self.shard_size < 1:
@@ -193,10 +203,27 @@ def run(cfg: CrawlConfig, make_executor, load_queries, on_serve=None) -> dict:
     return summary
 
 
+def input_files(cfg: CrawlConfig) -> list[str]:
+    """The archives or lists a crawl reads: paths, folders, globs and Common Crawl listings."""
+    suffixes = {
+        "urls": LIST_SUFFIXES,
+        "wat": (".wat.gz", ".wat"),
+        "warc": storage.WARC_SUFFIXES,
+    }[cfg.input_kind]
+    plain = [i for i in cfg.inputs if not is_listing(i)]
+    files = storage.expand_inputs(plain, suffixes) if plain else []
+    for item in cfg.inputs:
+        if is_listing(item):
+            files += expand_listing(item, cfg.paths_prefix)
+    files = sorted(set(files))
+    for f in files:
+        check_not_arc(f)
+    return files
+
+
 def _run_job(cfg: CrawlConfig, make_executor, load_queries) -> dict:
     out = Path(cfg.out)
-    suffixes = (".parquet", ".csv", ".jsonl") if cfg.input_kind == "urls" else storage.WARC_SUFFIXES
-    files = storage.expand_inputs(list(cfg.inputs), suffixes)
+    files = input_files(cfg)
     ql = load_queries()
     _check_config(cfg, out, ql.digest)
     if is_complete(cfg):
@@ -225,6 +252,8 @@ def _run(cfg: CrawlConfig, files: list[str], ql, executor, n_parallel: int) -> d
             harvest=cfg.harvest,
             url_col=cfg.url_col,
             caption_col=cfg.caption_col,
+            list_preset=cfg.list_preset,
+            keep_columns=cfg.keep_columns,
             matcher=shared_matcher,
             n_entries=len(ql),
         )
@@ -291,7 +320,7 @@ def _summary(files, harvest_stats, pool_status, download_status, n_shards, timin
         "pages": harvest_stats.get("html_pages", 0),
         "candidates": candidates,
         "matched": candidates - pool.get(Pool.NO_MATCH, 0),
-        **{str(s): pool.get(s, 0) for s in (Pool.NO_MATCH, Pool.BALANCED_OUT, Pool.SELECTED)},
+        **{str(s): pool.get(s, 0) for s in Pool},
         "downloaded": download_status.get(SUCCESS, 0),
         "failures": {k: v for k, v in sorted(download_status.items()) if k != SUCCESS},
         "harvest": dict(sorted(harvest_stats.items())),

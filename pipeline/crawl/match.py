@@ -16,6 +16,9 @@ def match_table(table: pa.Table, matcher: Matcher) -> pa.Table:
 
 
 def entry_counts(table: pa.Table, n_entries: int) -> np.ndarray:
-    """How many pairs of this table match each entry (summed over partitions by the job)."""
+    """How many pairs of this table match each entry (summed over partitions by the job).
+    Pairs whose page opted out are not counted: they never compete for an entry's places."""
+    if "optout" in table.column_names:
+        table = table.filter(pc.is_null(table.column("optout")))
     flat = pc.list_flatten(table.column("matched")).to_numpy(zero_copy_only=False)
     return np.bincount(flat, minlength=n_entries).astype(np.int64)

@@ -23,22 +23,25 @@ from openwit.pipeline.crawl import writer
 from openwit.pipeline.crawl.balance import BalanceConfig, balance_table
 from openwit.pipeline.crawl.download import SCHEMA as SHARD_SCHEMA
 from openwit.pipeline.crawl.download import DownloadConfig, download_rows
-from openwit.pipeline.crawl.harvest import HarvestConfig, harvest_url_list, harvest_warc
+from openwit.pipeline.crawl.harvest import HarvestConfig, harvest_warc, harvest_wat
 from openwit.pipeline.crawl.http.fetch import Fetcher
 from openwit.pipeline.crawl.http.optout import TdmCache
 from openwit.pipeline.crawl.http.robots import RobotsCache, origin
 from openwit.pipeline.crawl.match import entry_counts, match_table
+from openwit.pipeline.crawl.urllist import harvest_url_list
 
 
 @dataclass(frozen=True)
 class HarvestTask:
     index: int  # the input file's number: its parts are _harvest/<index>.parquet, _pool/…
     path: str
-    kind: str  # "warc" or "urls"
+    kind: str  # "warc", "wat" or "urls"
     out: str
     harvest: HarvestConfig
-    url_col: str
-    caption_col: str
+    url_col: str | None
+    caption_col: str | None
+    list_preset: str
+    keep_columns: tuple[str, ...] | None
     matcher: Shared  # the query matcher, shipped once per worker
     n_entries: int
 
@@ -74,7 +77,16 @@ def harvest_task(spec: HarvestTask) -> dict:
         stats = json.loads(stats_path.read_text())
     else:
         if spec.kind == "urls":
-            table, stats = harvest_url_list(spec.path, spec.url_col, spec.caption_col)
+            table, stats = harvest_url_list(
+                spec.path,
+                spec.url_col,
+                spec.caption_col,
+                spec.list_preset,
+                spec.keep_columns,
+                spec.harvest.max_caption_chars,
+            )
+        elif spec.kind == "wat":
+            table, stats = harvest_wat(spec.path, spec.harvest)
         else:
             table, stats = harvest_warc(spec.path, spec.harvest)
         table = match_table(table, get_shared(spec.matcher))

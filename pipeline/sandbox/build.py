@@ -4,6 +4,7 @@ data/sandbox/
   sandbox.json                       config, counts, layout
   crawl-data/SANDBOX-2024-18/warc.paths.gz
   crawl-data/SANDBOX-2024-18/segments/<seg>/warc/*.warc.gz
+  crawl-data/SANDBOX-2024-18/wat.paths.gz, segments/<seg>/wat/*.warc.wat.gz (wat.py)
   truth/{candidates,images,pages,hosts}.parquet, truth/summary.json
   eval/<set>/<label>/<id>.jpg, eval/<set>/labels.parquet, eval/classes.json
 """
@@ -27,10 +28,11 @@ from openwit.pipeline.sandbox import captions, clipart, evalset, html
 from openwit.pipeline.sandbox.config import SandboxConfig
 from openwit.pipeline.sandbox.plan import Plan, make_plan
 from openwit.pipeline.sandbox.warc import WarcWriter
+from openwit.pipeline.sandbox.wat import write_wat
 
 CRAWL = "SANDBOX-2024-18"
 # Bumped whenever one seed would build other pages or images: an older build is rebuilt.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: a WAT beside every WARC
 _EPOCH = datetime(2024, 5, 1, tzinfo=UTC)
 
 
@@ -91,6 +93,19 @@ def write_warcs(plan: Plan, out: Path, cfg: SandboxConfig) -> list[str]:
         paths.append(rel)
     listing = out / "crawl-data" / CRAWL / "warc.paths.gz"
     listing.write_bytes(gzip.compress("".join(p + "\n" for p in paths).encode(), mtime=0))
+    wat_rng = np.random.default_rng([cfg.seed, 202])  # its own stream: the WARCs stay as they were
+    wats = []
+    for rel in paths:
+        wat_rel = rel.replace("/warc/", "/wat/").removesuffix(".warc.gz") + ".warc.wat.gz"
+        (out / wat_rel).parent.mkdir(parents=True, exist_ok=True)
+        write_wat(
+            out / rel,
+            out / wat_rel,
+            lambda m: wat_rng.integers(0, 256, m, dtype=np.uint8).tobytes(),
+        )
+        wats.append(wat_rel)
+    listing = out / "crawl-data" / CRAWL / "wat.paths.gz"
+    listing.write_bytes(gzip.compress("".join(p + "\n" for p in wats).encode(), mtime=0))
     return paths
 
 

@@ -63,10 +63,12 @@ def build(crawl: str | Path, out: str | Path) -> dict[str, int]:
              THEN '{Status.KEPT}' ELSE '{Status.DROPPED}' END AS status,
         CASE WHEN pool.status = '{Pool.NO_MATCH}' THEN '{Stage.MATCH}'
              WHEN pool.status = '{Pool.BALANCED_OUT}' THEN '{Stage.BALANCE}'
+             WHEN pool.status = '{Pool.OPTED_OUT}' THEN '{Stage.DOWNLOAD}'
              WHEN dl.key IS NULL OR scan.key IS NULL THEN '{Stage.SHARDS}'
              WHEN dl.status <> '{SUCCESS}' THEN '{Stage.DOWNLOAD}'
              ELSE decided.drop_stage END AS drop_stage,
         CASE WHEN pool.status IN ('{Pool.NO_MATCH}', '{Pool.BALANCED_OUT}') THEN pool.status
+             WHEN pool.status = '{Pool.OPTED_OUT}' THEN pool.optout
              WHEN dl.key IS NULL OR scan.key IS NULL THEN '{Reason.CRAWL_SHARD_UNREADABLE}'
              WHEN dl.status <> '{SUCCESS}' THEN dl.status
              ELSE decided.drop_reason END AS drop_reason,

@@ -7,14 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from openwit.core.storage import expand_inputs
-from openwit.pipeline.crawl.harvest import (
-    HarvestConfig,
-    best_srcset,
-    extract_pairs,
-    harvest_url_list,
-    harvest_warc,
-    normalize_url,
-)
+from openwit.pipeline.crawl.harvest import HarvestConfig, extract_pairs, harvest_warc
+from openwit.pipeline.crawl.urllist import harvest_url_list
+from openwit.pipeline.crawl.urls import best_srcset, normalize_url
 
 PAGE = "http://site1.sandbox.test/a/b/page.html"
 
