@@ -29,10 +29,52 @@ def crawl(
     ] = Path("data/queries"),
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/crawl"),
     urls: Annotated[
-        bool, typer.Option("--urls", help="Inputs are URL lists (Parquet/CSV/JSONL).")
+        bool,
+        typer.Option("--urls", help="Inputs are URL lists (Parquet/CSV/TSV/JSONL/TXT, .gz too)."),
     ] = False,
-    url_col: Annotated[str, typer.Option(help="URL column of a URL list.")] = "url",
-    caption_col: Annotated[str, typer.Option(help="Caption column of a URL list.")] = "caption",
+    wat: Annotated[
+        bool, typer.Option("--wat", help="Inputs are WAT files (Common Crawl's metadata).")
+    ] = False,
+    list_preset: Annotated[
+        str, typer.Option(help="URL-list schema: laion|datacomp|coyo|cc3m|cc12m|metaclip.")
+    ] = "default",
+    url_col: Annotated[
+        str | None, typer.Option(help="URL column of a URL list (default: the preset's).")
+    ] = None,
+    caption_col: Annotated[
+        str | None, typer.Option(help="Caption column of a URL list (default: the preset's).")
+    ] = None,
+    keep_columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated list columns carried to the output (img2dataset's "
+            "save_additional_columns; default: the preset's)."
+        ),
+    ] = None,
+    paths_prefix: Annotated[
+        str | None,
+        typer.Option(
+            help="Prefix for the paths in a warc.paths.gz/wat.paths.gz listing "
+            "(default https://data.commoncrawl.org/; s3://commoncrawl/ works too)."
+        ),
+    ] = None,
+    resolve: Annotated[
+        list[str] | None,
+        typer.Option(help="HOST:PORT:ADDR[:PORT2], like curl: connect HOST there (repeatable)."),
+    ] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(help="ADDR:PORT the address guard lets through (loopback mirrors)."),
+    ] = None,
+    allow_private_network: Annotated[
+        bool, typer.Option(help="Let --allow name LAN/link-local addresses too (asked twice).")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option(help="Reach only hosts in --resolve: no DNS, no IP literals.")
+    ] = False,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="PEM file of CAs to trust for HTTPS (else the system's).")
+    ] = None,
     t: Annotated[
         int | None, typer.Option("--t", help="Max pairs per entry (default: the preset's).")
     ] = None,
@@ -84,9 +126,19 @@ def crawl(
             threads=threads,
             queries=str(queries),
             out=str(out),
-            input_kind="urls" if urls else "warc",
+            input_kind="urls" if urls else "wat" if wat else "warc",
             url_col=url_col,
             caption_col=caption_col,
+            list_preset=list_preset,
+            keep_columns=tuple(c.strip() for c in keep_columns.split(",") if c.strip())
+            if keep_columns is not None
+            else None,
+            paths_prefix=paths_prefix,
+            resolve=resolve or [],
+            allow=allow or [],
+            allow_private_network=allow_private_network,
+            offline=offline,
+            ca_bundle=str(ca_bundle) if ca_bundle else None,
             shard_size=shard_size,
         )
     except ValueError as e:

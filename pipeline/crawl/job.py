@@ -31,8 +31,9 @@ from openwit.pipeline.crawl.balance import BalanceConfig, probabilities
 from openwit.pipeline.crawl.download import DownloadConfig
 from openwit.pipeline.crawl.harvest import HarvestConfig, check_not_arc
 from openwit.pipeline.crawl.http.fetch import USER_AGENT, FetchConfig, Fetcher
+from openwit.pipeline.crawl.http.guard import check_allow, parse_resolve
 from openwit.pipeline.crawl.http.optout import fetch_tdmrep
-from openwit.pipeline.crawl.http.robots import fetch_robots
+from openwit.pipeline.crawl.http.robots import RobotsCache, fetch_robots
 from openwit.pipeline.crawl.listing import expand_listing, is_listing
 from openwit.pipeline.crawl.resize import ResizeConfig
 from openwit.pipeline.crawl.tasks import (
@@ -106,6 +107,11 @@ def make_config(
     image_size: int = ResizeConfig.image_size,
     resize_mode: str = ResizeConfig.resize_mode,
     threads: int = DownloadConfig.threads,
+    resolve: list[str] = (),
+    allow: list[str] = (),
+    allow_private_network: bool = False,
+    offline: bool = False,
+    ca_bundle: str | None = None,
     **rest,
 ) -> CrawlConfig:
     """A crawl's settings from what a user gave: no inputs means the sandbox web (its preset
@@ -113,14 +119,22 @@ def make_config(
     on_sandbox = not inputs or serve_sandbox
     name = "sandbox" if on_sandbox else "web"
     p = PRESETS[name]
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise ValueError(f"--ca-bundle {ca_bundle}: no such file (give a PEM file of CAs)")
     fetch = FetchConfig(
         user_agent=user_agent or USER_AGENT,
         timeout=timeout or p.timeout,
         host_rps=host_rps or p.host_rps,
+        resolve=dict(parse_resolve(s) for s in resolve),
+        allow=tuple(check_allow(s, allow_private_network) for s in allow),
+        resolve_only=offline,
+        ca_bundle=ca_bundle,
     )
     resize = ResizeConfig(image_size=image_size, resize_mode=resize_mode)
+    agent = (user_agent or USER_AGENT).split("/")[0].split()[0].lower()
     return CrawlConfig(
         inputs=tuple(inputs or [str(Path(sandbox) / "crawl-data")]),
+        harvest=HarvestConfig(agent=agent),
         balance=BalanceConfig(t or p.t, seed),
         download=DownloadConfig(fetch=fetch, resize=resize, threads=threads),
         preset=name,
@@ -146,7 +160,8 @@ def is_complete(cfg: CrawlConfig) -> bool:
 
 def _origin_files(fetcher: Fetcher, o: str, tdmrep: bool) -> dict:
     row = fetch_robots(fetcher, o)
-    row["tdmrep"] = fetch_tdmrep(fetcher, o) if tdmrep else ""
+    robots = RobotsCache(fetcher.cfg.user_agent, {o: row["body"]})
+    row["tdmrep"] = fetch_tdmrep(fetcher, o, robots) if tdmrep else ""
     return row
 
 

@@ -82,3 +82,53 @@ class Resolver:
         with self._lock:
             self._cache[(host, port)] = ip
         return ip
+
+
+def _split_host_port(text: str, what: str) -> tuple[str, int]:
+    """ "host:port" or "[v6]:port" → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"{what} {text!r}: expected ADDR:PORT (IPv6 in brackets)")
+    return host.strip("[]"), int(port)
+
+
+def parse_resolve(spec: str) -> tuple[str, str]:
+    """curl's `--resolve HOST:PORT:ADDR` (or HOST:PORT:ADDR:PORT2 for a mirror on another
+    port) → ("host:port", "addr:port") for the resolve map."""
+    host, sep, rest = spec.partition(":")
+    port, sep2, addr = rest.partition(":")
+    if not (host and sep and sep2 and port.isdigit() and addr):
+        raise ValueError(f"--resolve {spec!r}: expected HOST:PORT:ADDR[:PORT2]")
+    if addr.startswith("["):
+        v6, _, tail = addr[1:].partition("]")
+        addr, addr_port = v6, tail.lstrip(":") or port
+    elif addr.count(":") == 1:
+        addr, addr_port = addr.split(":")
+    else:
+        addr_port = port
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError as e:
+        raise ValueError(f"--resolve {spec!r}: {addr!r} is not an IP address") from e
+    if not addr_port.isdigit():
+        raise ValueError(f"--resolve {spec!r}: bad port {addr_port!r}")
+    shown = f"[{ip}]" if ip.version == 6 else str(ip)
+    return f"{host.lower()}:{int(port)}", f"{shown}:{int(addr_port)}"
+
+
+def check_allow(spec: str, private_network: bool = False) -> str:
+    """`--allow ADDR:PORT`, normalised. Loopback is for local mirrors and tests; any other
+    non-public range (the LAN, cloud metadata at 169.254.169.254) is refused unless the user
+    also says `--allow-private-network`: asked twice, because such an address reached from
+    a page is the very SSRF the guard exists to stop."""
+    host, port = _split_host_port(spec, "--allow")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError as e:
+        raise ValueError(f"--allow {spec!r}: {host!r} is not an IP address") from e
+    if not ip.is_loopback and not is_public(str(ip)) and not private_network:
+        raise ValueError(
+            f"--allow {spec}: {ip} is a private, link-local or reserved address; a crawl may "
+            "reach it only with --allow-private-network as well"
+        )
+    return f"{ip}:{port}"

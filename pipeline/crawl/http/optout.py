@@ -84,9 +84,14 @@ class TdmRep:
         return False
 
 
-def fetch_tdmrep(fetcher, origin_url: str) -> str:
-    """The origin's tdmrep.json as text; "" (no reservations) unless it answered 200."""
-    resp = fetcher.get(origin_url + TDMREP_PATH, check_robots=False)
+def fetch_tdmrep(fetcher, origin_url: str, robots=None) -> str:
+    """The origin's tdmrep.json as text; "" (no reservations) unless it answered 200. Asked
+    only where robots.txt allows the path: a site closed to us is not asked for it either."""
+    url = origin_url + TDMREP_PATH
+    robots = robots if robots is not None else fetcher.robots
+    if robots is not None and not robots.allowed(url):
+        return ""
+    resp = fetcher.get(url, check_robots=False)
     ok = resp.status == "success" and resp.body
     return resp.body[:PARSE_LIMIT].decode("utf-8-sig", errors="replace") if ok else ""
 
