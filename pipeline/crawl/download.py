@@ -13,7 +13,8 @@ import hashlib
 import json
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -104,13 +105,61 @@ def _expected_sha256(extra: str | None) -> str | None:
     return value.strip().lower() if isinstance(value, str) and len(value.strip()) == 64 else None
 
 
-def download_rows(
-    rows: list[dict], fetcher: Fetcher, cfg: DownloadConfig
-) -> tuple[list[dict], list[dict], dict]:
-    """(tar samples, parquet rows, stats) for a shard's rows, in the rows' order."""
-    start = time.time()
-    with ThreadPoolExecutor(max(1, min(cfg.threads, len(rows)))) as pool:
-        results = list(pool.map(lambda r: _one(r, fetcher, cfg), rows))
+@dataclass
+class _Shard:
+    rows: list[dict]
+    start: float
+    results: list = field(default_factory=list)
+    left: int = 0
+    fed: bool = False
+
+
+def download_shards(
+    shards: Iterable[tuple[int, list[dict]]], fetcher: Fetcher, cfg: DownloadConfig
+) -> Iterator[tuple[int, tuple[list[dict], list[dict], dict]]]:
+    """(shard id, (samples, rows, stats)) for each shard as soon as its last row is done.
+
+    One thread pool serves every shard, with at most 2 × threads rows queued: a slow URL
+    holds one thread while the next shard's rows keep the others busy, so a shard's
+    stragglers never idle the crawl. Shards are yielded in the order they finish."""
+    pending: dict[int, _Shard] = {}
+    it = iter(shards)
+    current: tuple[int, _Shard] | None = None
+    next_row, exhausted = 0, False
+    window = 2 * max(1, cfg.threads)
+    with ThreadPoolExecutor(max(1, cfg.threads)) as pool:
+        in_flight: dict = {}
+        while True:
+            while len(in_flight) < window and not exhausted:
+                if current is None:
+                    got = next(it, None)
+                    if got is None:
+                        exhausted = True
+                        break
+                    sid, rows = got
+                    sh = _Shard(rows, time.time(), [None] * len(rows), len(rows))
+                    current, next_row = (sid, sh), 0
+                    pending[sid] = sh
+                sid, sh = current
+                if next_row >= len(sh.rows):
+                    sh.fed, current = True, None
+                    continue
+                in_flight[pool.submit(_one, sh.rows[next_row], fetcher, cfg)] = (sid, next_row)
+                next_row += 1
+            for sid in [k for k, sh in pending.items() if sh.fed and sh.left == 0]:
+                sh = pending.pop(sid)
+                yield sid, _shard_output(sh.results, sh.start, cfg)
+            if not in_flight:
+                return
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for fut in done:
+                sid, j = in_flight.pop(fut)
+                sh = pending[sid]
+                sh.results[j] = fut.result()  # ResourceExhausted fails the task here
+                sh.left -= 1
+
+
+def _shard_output(results: list, start: float, cfg: DownloadConfig):
     samples, out_rows = [], []
     for out, img in results:
         out_rows.append(out)
@@ -144,7 +193,7 @@ def download_rows(
     image_failures = {"not_an_image", "decode_error"}
     end = time.time()
     stats = {
-        "count": len(rows),
+        "count": len(out_rows),
         "successes": by_status.get(SUCCESS, 0),
         "failed_to_download": sum(
             n for s, n in by_status.items() if s != SUCCESS and s not in image_failures

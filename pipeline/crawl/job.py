@@ -41,7 +41,7 @@ from openwit.pipeline.crawl.tasks import (
     DownloadTask,
     HarvestTask,
     balance_task,
-    download_task,
+    download_stream,
     harvest_task,
 )
 from openwit.pipeline.crawl.urllist import LIST_SUFFIXES
@@ -313,9 +313,14 @@ def _run(cfg: CrawlConfig, files: list[str], ql, executor, n_parallel: int) -> d
                 DownloadTask(str(out), shard_id, i, start, stop, per_task, robots_shared)
             )
             shard_id += 1
+    # Streams of shards, each one fetcher and thread pool: a shard's slow URLs overlap with
+    # the next shard's work (download.download_shards). Two per core keep the bar moving.
+    n_streams = max(1, min(len(shard_specs), 2 * max(1, n_parallel)))
+    streams = [shard_specs[k::n_streams] for k in range(n_streams)] if shard_specs else []
     download_status: Counter = Counter()
-    for _, st in executor.map(download_task, shard_specs, "download"):
-        download_status.update(st["status_dict"])
+    for _, stats in executor.map(download_stream, streams, "download"):
+        for st in stats:
+            download_status.update(st["status_dict"])
     timings["download"] = time.time() - t0
 
     summary = _summary(

@@ -22,7 +22,7 @@ from openwit.core.vocab import Pool
 from openwit.pipeline.crawl import writer
 from openwit.pipeline.crawl.balance import BalanceConfig, balance_table
 from openwit.pipeline.crawl.download import SCHEMA as SHARD_SCHEMA
-from openwit.pipeline.crawl.download import DownloadConfig, download_rows
+from openwit.pipeline.crawl.download import DownloadConfig, download_shards
 from openwit.pipeline.crawl.harvest import HarvestConfig, harvest_warc, harvest_wat
 from openwit.pipeline.crawl.http.fetch import Fetcher
 from openwit.pipeline.crawl.http.optout import TdmCache
@@ -116,26 +116,40 @@ def balance_task(spec: BalanceTask) -> dict:
     }
 
 
-def download_task(spec: DownloadTask) -> dict:
-    out, shard_id = Path(spec.out), spec.shard_id
-    if writer.is_complete(out, shard_id):
-        return json.loads((out / f"{writer.shard_name(shard_id)}_stats.json").read_text())
-    pool = pq.read_table(_part(out, "_pool", spec.part))
+def _shard_rows(spec: DownloadTask) -> list[dict]:
+    pool = pq.read_table(_part(Path(spec.out), "_pool", spec.part))
     sel = pool.filter(pc.equal(pool.column("status"), Pool.SELECTED)).slice(
         spec.start, spec.stop - spec.start
     )
     rows = sel.to_pylist()
     for j, r in enumerate(rows):
-        r["key"] = f"{shard_id:05d}{j:04d}"
-    cfg = spec.download
-    known = get_shared(spec.robots)
+        r["key"] = f"{spec.shard_id:05d}{j:04d}"
+    return rows
+
+
+def download_stream(specs: list[DownloadTask]) -> list[dict]:
+    """Download a stream of shards with one fetcher and one thread pool (see
+    `download.download_shards`), writing each shard as soon as it is whole; shards already
+    complete are skipped. Returns every shard's stats."""
+    out = Path(specs[0].out)
+    done = {s.shard_id for s in specs if writer.is_complete(out, s.shard_id)}
+    stats = [
+        json.loads((out / f"{writer.shard_name(i)}_stats.json").read_text()) for i in sorted(done)
+    ]
+    todo = [s for s in specs if s.shard_id not in done]
+    if not todo:
+        return stats
+    cfg = todo[0].download
+    known = get_shared(todo[0].robots)
     fetcher = Fetcher(cfg.fetch)
     fetcher.robots = RobotsCache(cfg.fetch.user_agent, known["robots"], fetcher)
     fetcher.tdm = TdmCache(known["tdmrep"], fetcher)
+    rows = ((s.shard_id, _shard_rows(s)) for s in todo)  # each read when the stream reaches it
     try:
-        samples, out_rows, stats = download_rows(rows, fetcher, cfg)
+        for shard_id, (samples, out_rows, st) in download_shards(rows, fetcher, cfg):
+            st["shard"] = shard_id
+            writer.write_shard(out, shard_id, samples, out_rows, SHARD_SCHEMA, st)
+            stats.append(st)
     finally:
         fetcher.close()
-    stats["shard"] = shard_id
-    writer.write_shard(out, shard_id, samples, out_rows, SHARD_SCHEMA, stats)
     return stats

@@ -72,6 +72,9 @@ class FetchConfig:
     host_rps: float = 20.0
     host_share: int = 1  # fetchers sharing each host: each gets 1/host_share of its rate
     max_crawl_delay: float = 60.0  # a site asking for more is not crawled (crawl_delay_too_long)
+    # After this many URLs of one origin in a row end in a timeout, its other URLs are not
+    # asked (host_unresponsive): a hanging host must not hold the crawl's threads. 0: never.
+    host_timeouts: int = 3
     respect_robots: bool = True
     respect_tdmrep: bool = True
     max_idle: int = 256  # idle keep-alive connections kept, all origins together
@@ -99,6 +102,7 @@ class _Gate:
         self.sem = threading.BoundedSemaphore(concurrency)
         self.interval = interval
         self.next_at = 0.0
+        self.timeouts = 0  # URLs in a row whose final outcome was a timeout
         self.lock = threading.Lock()
 
     @contextmanager
@@ -203,12 +207,24 @@ class Fetcher:
                 gate.interval = max(gate.interval, delay * share)
         return gate
 
+    def _unresponsive(self, gate: _Gate, url: str) -> Response | None:
+        limit = self.cfg.host_timeouts
+        if limit and gate.timeouts >= limit:
+            why = f"{gate.timeouts} URLs of this host in a row timed out; not asked"
+            return Response("host_unresponsive", url, error=why)
+        return None
+
     def _with_retries(self, url: str, parts, ip: str, port: int, delay: float) -> Response:
         gate = self._gate(url, delay)
         for attempt in range(self.cfg.max_retries + 1):
             with gate.slot():
+                skipped = self._unresponsive(gate, url)
+                if skipped is not None:
+                    return skipped
                 resp = self._once(url, parts, ip, port)
             if resp.status not in TRANSIENT or attempt == self.cfg.max_retries:
+                with gate.lock:  # a URL's final outcome counts, not each attempt
+                    gate.timeouts = gate.timeouts + 1 if resp.status == "timeout" else 0
                 return resp
             wait = min(self.cfg.max_wait, self.cfg.backoff * 2**attempt) * (0.5 + self.rng.random())
             if resp.status in ("http_429", "http_503"):
