@@ -30,6 +30,7 @@ from openwit.core.vocab import SUCCESS, Pool
 from openwit.pipeline.crawl.balance import BalanceConfig, probabilities
 from openwit.pipeline.crawl.download import DownloadConfig
 from openwit.pipeline.crawl.harvest import HarvestConfig, check_not_arc
+from openwit.pipeline.crawl.http.conn import idle_budget
 from openwit.pipeline.crawl.http.fetch import USER_AGENT, FetchConfig, Fetcher
 from openwit.pipeline.crawl.http.guard import check_allow, parse_resolve
 from openwit.pipeline.crawl.http.optout import fetch_tdmrep
@@ -171,7 +172,7 @@ def prefetch_robots(out: Path, origins: list[str], dl: DownloadConfig) -> dict[s
     rows = pq.read_table(path).to_pylist() if path.is_file() else []
     missing = sorted(set(origins) - {r["origin"] for r in rows})
     if missing:
-        fetcher = Fetcher(dl.fetch)
+        fetcher = Fetcher(replace(dl.fetch, max_idle=idle_budget(dl.fetch.max_idle, 16)))
         try:
             with ThreadPoolExecutor(16) as ex:
                 rows += ex.map(

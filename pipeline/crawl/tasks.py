@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from openwit.pipeline.crawl.balance import BalanceConfig, balance_table
 from openwit.pipeline.crawl.download import SCHEMA as SHARD_SCHEMA
 from openwit.pipeline.crawl.download import DownloadConfig, download_shards
 from openwit.pipeline.crawl.harvest import HarvestConfig, harvest_warc, harvest_wat
+from openwit.pipeline.crawl.http.conn import idle_budget
 from openwit.pipeline.crawl.http.fetch import Fetcher
 from openwit.pipeline.crawl.http.optout import TdmCache
 from openwit.pipeline.crawl.http.robots import RobotsCache, origin
@@ -141,7 +142,9 @@ def download_stream(specs: list[DownloadTask]) -> list[dict]:
         return stats
     cfg = todo[0].download
     known = get_shared(todo[0].robots)
-    fetcher = Fetcher(cfg.fetch)
+    # Sized to this process's open-file limit, whatever the number of origins.
+    fetch = replace(cfg.fetch, max_idle=idle_budget(cfg.fetch.max_idle, cfg.threads))
+    fetcher = Fetcher(fetch)
     fetcher.robots = RobotsCache(cfg.fetch.user_agent, known["robots"], fetcher)
     fetcher.tdm = TdmCache(known["tdmrep"], fetcher)
     rows = ((s.shard_id, _shard_rows(s)) for s in todo)  # each read when the stream reaches it

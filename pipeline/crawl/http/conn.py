@@ -195,3 +195,34 @@ class Connections:
             self._n = 0
         for c in conns:
             c.close()
+
+
+def fd_limit() -> int:
+    """This process's open-file limit, its soft limit first raised as far as allowed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def idle_budget(max_idle: int, threads: int) -> int:
+    """How many idle connections fit beside the files already open and one socket per
+    thread, with a margin for the rest of the process; at least 0."""
+    import os
+
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 64
+    free = fd_limit() - in_use - threads - 32
+    if free < 0:
+        raise ResourceExhausted(
+            f"{fd_limit()} open files allowed, {in_use} open, {threads} threads wanted: "
+            "raise the limit (ulimit -n) or lower --threads"
+        )
+    return max(0, min(max_idle, free // 2))

@@ -121,3 +121,23 @@ def test_kill_9_mid_crawl_then_rerun_gives_the_same_keys_and_statuses(
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert final_rows(out) == final_rows(reference)
     assert not list(out.rglob(".*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("listing", ["warc.paths.gz", "wat.paths.gz"])
+def test_a_common_crawl_listing_drives_the_same_crawl(
+    crawled, sandbox_dir, query_list, tmp_path, listing
+):
+    """The sandbox's listings in Common Crawl's format (one relative path a line), read
+    with the default prefix (the folder above crawl-data/): WARC or WAT, the same pairs,
+    keys and statuses as the crawl of the WARC folder."""
+    reference, summary = crawled
+    out = tmp_path / "listed"
+    path = sandbox_dir / "crawl-data" / "SANDBOX-2024-18" / listing
+    flags = [str(path), "--serve-sandbox", *(["--wat"] if listing.startswith("wat") else [])]
+    crawl, *rest = args(sandbox_dir, query_list[1], out)
+    result = runner.invoke(app, [crawl, *flags, *rest])
+    assert result.exit_code == 0, result.output
+    got = json.loads((out / "_summary.json").read_text())
+    assert got["candidates"] == summary["candidates"] and got["inputs"] == summary["inputs"]
+    assert final_rows(out) == final_rows(reference)
