@@ -73,6 +73,8 @@ bench: queries sandbox bench-peers ## side-by-side benchmarks; results in bench/
 	$(BIN)/python -m bench.match --queries $(QUERIES) --sandbox $(SANDBOX)
 	$(BIN)/python -m bench.harvest --warcs $(SANDBOX)/crawl-data
 	$(BIN)/python -m bench.download --queries $(QUERIES)
+	$(BIN)/python -m bench.stragglers
+	$(BIN)/python -m bench.wat --sandbox $(SANDBOX)
 	$(BIN)/python -m bench.dedup
 	$(BIN)/python -m bench.shards_scale
 	$(BIN)/python -m bench.end_to_end

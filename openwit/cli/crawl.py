@@ -80,7 +80,7 @@ def crawl(
     ] = None,
     seed: Annotated[int, typer.Option(help="Balancing seed.")] = 0,
     shard_size: Annotated[int, typer.Option(help="Samples per shard.")] = 1000,
-    threads: Annotated[int, typer.Option(help="Download threads per task.")] = 32,
+    threads: Annotated[int, typer.Option(help="Download threads per task.")] = 64,
     timeout: Annotated[
         float | None, typer.Option(help="Seconds per response (default: the preset's).")
     ] = None,

@@ -72,8 +72,11 @@ class FetchConfig:
     host_rps: float = 20.0
     host_share: int = 1  # fetchers sharing each host: each gets 1/host_share of its rate
     max_crawl_delay: float = 60.0  # a site asking for more is not crawled (crawl_delay_too_long)
-    # After this many URLs of one origin in a row end in a timeout, its other URLs are not
-    # asked (host_unresponsive): a hanging host must not hold the crawl's threads. 0: never.
+    # Once this many requests to one origin have timed out, for two URLs or more, with no
+    # answer from it in between, it is not asked again: its URLs not yet asked end
+    # `host_unresponsive`, those already timed out end `timeout` without their retries. A
+    # hanging host must not hold the crawl's threads for (retries + 1) x timeout per URL
+    # (one slow URL on a live host never trips it). 0: never.
     host_timeouts: int = 3
     respect_robots: bool = True
     respect_tdmrep: bool = True
@@ -102,7 +105,7 @@ class _Gate:
         self.sem = threading.BoundedSemaphore(concurrency)
         self.interval = interval
         self.next_at = 0.0
-        self.timeouts = 0  # URLs in a row whose final outcome was a timeout
+        self.timed_out: dict[str, int] = {}  # timeouts per URL since the host last answered
         self.lock = threading.Lock()
 
     @contextmanager
@@ -209,22 +212,35 @@ class Fetcher:
 
     def _unresponsive(self, gate: _Gate, url: str) -> Response | None:
         limit = self.cfg.host_timeouts
-        if limit and gate.timeouts >= limit:
-            why = f"{gate.timeouts} URLs of this host in a row timed out; not asked"
-            return Response("host_unresponsive", url, error=why)
-        return None
+        with gate.lock:
+            n = sum(gate.timed_out.values())
+            if not limit or n < limit or len(gate.timed_out) < 2:
+                return None
+            asked = url in gate.timed_out
+        why = f"{n} requests to this host timed out with no answer between; not asked again"
+        return Response("timeout" if asked else "host_unresponsive", url, error=why)
+
+    @staticmethod
+    def _note(gate: _Gate, url: str, status: str) -> None:
+        with gate.lock:
+            if status == "timeout":
+                gate.timed_out[url] = gate.timed_out.get(url, 0) + 1
+            else:  # the host answered: whatever timed out before was the URL's, not the host's
+                gate.timed_out.clear()
 
     def _with_retries(self, url: str, parts, ip: str, port: int, delay: float) -> Response:
         gate = self._gate(url, delay)
         for attempt in range(self.cfg.max_retries + 1):
-            with gate.slot():
+            skipped = self._unresponsive(gate, url)
+            if skipped is not None:
+                return skipped
+            with gate.slot():  # asked again: the wait for a slot may have been long
                 skipped = self._unresponsive(gate, url)
-                if skipped is not None:
-                    return skipped
-                resp = self._once(url, parts, ip, port)
+                resp = skipped or self._once(url, parts, ip, port)
+            if skipped is not None:
+                return skipped
+            self._note(gate, url, resp.status)
             if resp.status not in TRANSIENT or attempt == self.cfg.max_retries:
-                with gate.lock:  # a URL's final outcome counts, not each attempt
-                    gate.timeouts = gate.timeouts + 1 if resp.status == "timeout" else 0
                 return resp
             wait = min(self.cfg.max_wait, self.cfg.backoff * 2**attempt) * (0.5 + self.rng.random())
             if resp.status in ("http_429", "http_503"):
