@@ -105,6 +105,19 @@ class Reaper:
             w.fire()
 
 
+_REAPER: Reaper | None = None
+_REAPER_LOCK = threading.Lock()
+
+
+def reaper() -> Reaper:
+    """The process's one reaper thread, started on first use."""
+    global _REAPER
+    with _REAPER_LOCK:
+        if _REAPER is None:
+            _REAPER = Reaper()
+        return _REAPER
+
+
 class _Watched:
     """Registers the raw socket with the response's watch as soon as it is created."""
 

@@ -38,7 +38,13 @@ from urllib3.exceptions import (
 from urllib3.util.request import ACCEPT_ENCODING
 
 from openwit.core.vocab import SUCCESS
-from openwit.pipeline.crawl.http.conn import Connections, Reaper, ResourceExhausted, resource_error
+from openwit.pipeline.crawl.http.conn import (
+    Connections,
+    Reaper,
+    ResourceExhausted,
+    reaper,
+    resource_error,
+)
 from openwit.pipeline.crawl.http.guard import Blocked, Resolver, Unresolvable
 from openwit.pipeline.crawl.http.optout import IMAGE_NO, says_no, tdm_reserved
 from openwit.pipeline.crawl.http.robots import origin
@@ -145,7 +151,7 @@ class Fetcher:
         self.tdm = tdm
         self.rng = rng or random.Random(0)
         self.conns = Connections(cfg.max_idle, cfg.host_concurrency, cfg.ca_bundle)
-        self.reaper = Reaper()
+        self.reaper = reaper()
         self._gates: dict[str, _Gate] = {}
         self._lock = threading.Lock()
         self.agent = cfg.user_agent.split("/")[0].split()[0]
