@@ -105,11 +105,13 @@ class Response:
 
 
 class _Gate:
-    """One origin's slots and pace: `host_concurrency` at once, one start per interval."""
+    """One origin's slots and pace: `host_concurrency` at once, one start per interval. A
+    429/503 doubles the interval (up to 10 s); each other answer halves it back toward the
+    base, so a site that was busy once is not crawled slowly for the rest of the crawl."""
 
     def __init__(self, concurrency: int, interval: float):
         self.sem = threading.BoundedSemaphore(concurrency)
-        self.interval = interval
+        self.base = self.interval = interval
         self.next_at = 0.0
         self.timed_out: dict[str, int] = {}  # timeouts per URL since the host last answered
         self.lock = threading.Lock()
@@ -126,7 +128,11 @@ class _Gate:
     def slow_down(self, wait: float) -> None:
         with self.lock:
             self.next_at = max(self.next_at, time.monotonic() + wait)
-            self.interval = min(self.interval * 2, max(self.interval, 10.0))
+            self.interval = min(self.interval * 2, max(self.base, 10.0))
+
+    def recover(self) -> None:
+        with self.lock:
+            self.interval = max(self.base, self.interval / 2)
 
 
 def retry_after(value: str | None, cap: float) -> float | None:
@@ -213,7 +219,8 @@ class Fetcher:
                 gate = self._gates[o] = _Gate(self.cfg.host_concurrency, share / self.cfg.host_rps)
         if delay:  # known once robots.txt is read, which itself went through this gate
             with gate.lock:
-                gate.interval = max(gate.interval, delay * share)
+                gate.base = max(gate.base, delay * share)
+                gate.interval = max(gate.interval, gate.base)
         return gate
 
     def _unresponsive(self, gate: _Gate, url: str) -> Response | None:
@@ -246,6 +253,8 @@ class Fetcher:
             if skipped is not None:
                 return skipped
             self._note(gate, url, resp.status)
+            if resp.status not in ("http_429", "http_503") and gate.interval > gate.base:
+                gate.recover()
             if resp.status not in TRANSIENT or attempt == self.cfg.max_retries:
                 return resp
             wait = min(self.cfg.max_wait, self.cfg.backoff * 2**attempt) * (0.5 + self.rng.random())

@@ -55,8 +55,9 @@ def test_a_hanging_url_does_not_hold_the_next_shards():
             finished[sid] = time.monotonic() - t0
             assert stats["count"] == len(out_rows) == len(dict(shards)[sid])
         assert order[-1] == 0 and sorted(order) == [0, 1, 2, 3]
-        assert max(finished[k] for k in (1, 2, 3)) < 1.5  # done while shard 0 waited
-        assert 1.9 < finished[0] < 3.0
+        # Written while shard 0 waited for its hanging URL (2 s), not after it.
+        assert max(finished[k] for k in (1, 2, 3)) < finished[0] - 0.5
+        assert finished[0] >= 1.9
 
 
 def test_a_host_that_keeps_timing_out_is_not_asked_further():

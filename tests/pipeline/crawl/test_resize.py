@@ -78,7 +78,16 @@ def close(a, b, tol=40):
 
 @pytest.mark.parametrize(
     "orientation, top_left",
-    [(1, (255, 0, 0)), (3, (255, 255, 255)), (6, (0, 0, 255)), (8, (0, 255, 0))],
+    [
+        (1, (255, 0, 0)),
+        (2, (0, 255, 0)),  # mirrored
+        (3, (255, 255, 255)),  # turned half
+        (4, (0, 0, 255)),  # flipped
+        (5, (255, 0, 0)),  # transposed
+        (6, (0, 0, 255)),  # a quarter clockwise
+        (7, (255, 255, 255)),  # transversed
+        (8, (0, 255, 0)),  # a quarter anticlockwise
+    ],
 )
 def test_exif_orientation_comes_before_every_size(orientation, top_left):
     stored = quadrants(800, 400)
@@ -87,9 +96,10 @@ def test_exif_orientation_comes_before_every_size(orientation, top_left):
     buf = io.BytesIO()
     stored.save(buf, "JPEG", exif=exif, quality=95)
     out = process(buf.getvalue(), "image/jpeg", ResizeConfig(image_size=256))
-    upright = (400, 800) if orientation in (6, 8) else (800, 400)
+    turned = orientation in (5, 6, 7, 8)
+    upright = (400, 800) if turned else (800, 400)
     assert (out.original_width, out.original_height) == upright
-    want = (256, 512) if orientation in (6, 8) else (512, 256)
+    want = (256, 512) if turned else (512, 256)
     im = decoded(out)
     assert im.size == want == (out.width, out.height)  # turned, never squashed
     assert close(im.getpixel((10, 10)), top_left)

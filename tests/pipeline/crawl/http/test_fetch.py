@@ -115,3 +115,47 @@ def test_caps_on_redirects_and_bytes(sandbox_server, images):
     assert make_fetcher(sandbox_server, max_redirects=2).get(chain).status == "too_many_redirects"
     big = images[("none", False)][-1]["url"]
     assert make_fetcher(sandbox_server, max_bytes=100).get(big).status == "too_large"
+
+
+def test_offline_runs_reach_nothing_outside_the_map_ip_literals_included():
+    r = Resolver(
+        resolve={"mirror.test:80": "127.0.0.1:8000"},
+        allow=frozenset({"127.0.0.1:8000"}),
+        resolve_only=True,
+    )
+    with pytest.raises(Blocked, match="outside the resolve map"):
+        r.address("127.0.0.1", 8000)  # allowed, but not through the map: a page's way out
+
+
+@pytest.mark.parametrize(
+    "spec, want",
+    [
+        ("example.com:443:127.0.0.1", ("example.com:443", "127.0.0.1:443")),
+        ("Example.COM:80:127.0.0.1:8080", ("example.com:80", "127.0.0.1:8080")),
+        ("v6.test:80:[::1]:9000", ("v6.test:80", "[::1]:9000")),
+        ("v6.test:80:[::1]", ("v6.test:80", "[::1]:80")),
+    ],
+)
+def test_resolve_specs_like_curl(spec, want):
+    from openwit.pipeline.crawl.http.guard import parse_resolve
+
+    assert parse_resolve(spec) == want
+
+
+@pytest.mark.parametrize("spec", ["example.com:443", "x:y:127.0.0.1", "h:80:not-an-ip"])
+def test_bad_resolve_specs_say_the_form(spec):
+    from openwit.pipeline.crawl.http.guard import parse_resolve
+
+    with pytest.raises(ValueError, match="--resolve"):
+        parse_resolve(spec)
+
+
+def test_private_ranges_must_be_asked_for_twice():
+    from openwit.pipeline.crawl.http.guard import check_allow
+
+    assert check_allow("127.0.0.1:8000") == "127.0.0.1:8000"
+    assert check_allow("[::1]:8000") == "::1:8000"
+    for private in ("10.0.0.5:80", "192.168.1.2:443", "169.254.169.254:80", "[fd00::1]:80"):
+        with pytest.raises(ValueError, match="--allow-private-network"):
+            check_allow(private)
+        assert check_allow(private, private_network=True)

@@ -195,22 +195,39 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def _client_sockets(port: int) -> int:
+    """Sockets this process holds open to 127.0.0.1:port (the server's own ends left out)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    with open("/proc/self/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if int(cols[2].split(":")[1], 16) == port and cols[9] in inodes:
+                n += 1
+    return n
+
+
 def test_connections_stay_bounded_whatever_the_number_of_origins():
     hosts = [f"h{i}.test" for i in range(300)]
     with serve() as web:
         for h in hosts:
             web.route(h, "/a.png", response(200, BODY))
         f = fetcher(web, *hosts, max_idle=16)
-        before = _open_fds()
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(8) as ex:
             statuses = list(ex.map(lambda h: f.get(f"http://{h}/a.png").status, hosts))
         assert statuses == ["success"] * len(hosts)
-        assert f.conns.idle() <= 16
-        assert _open_fds() - before <= 16 + 8
+        assert f.conns.idle() <= 16 and _client_sockets(web.port) <= 16
         f.close()
-        assert f.conns.idle() == 0
+        assert f.conns.idle() == 0 and _client_sockets(web.port) == 0
 
 
 def test_keep_alive_reuses_one_connection_per_origin():
@@ -287,3 +304,36 @@ def test_ca_bundle_is_the_trust_store(tmp_path):
         assert ok.status == "success" and ok.body == BODY
     finally:
         listener.close()
+
+
+def test_tdmrep_json_is_not_asked_where_robots_txt_says_no():
+    with serve() as web:
+        web.route(
+            "tdm.test", "/robots.txt", response(200, b"User-agent: *\nDisallow: /.well-known/\n")
+        )
+        web.route(
+            "tdm.test",
+            "/.well-known/tdmrep.json",
+            response(200, b'[{"location": "/*", "tdm-reservation": 1}]'),
+        )
+        web.route("tdm.test", "/a.png", response(200, BODY))
+        f = fetcher(web, "tdm.test", tdm=True)
+        assert f.get("http://tdm.test/a.png").status == "success"
+        assert web.asked("tdm.test", "/.well-known/tdmrep.json") == 0
+
+
+def test_a_busy_answer_slows_the_host_only_for_a_while():
+    answers = iter([response(429, headers={"Retry-After": "0"})])
+
+    def busy_once(req):
+        return next(answers, None) or response(200, BODY)
+
+    with serve() as web:
+        web.route("busy.test", "/0.png", busy_once)
+        for i in range(1, 12):
+            web.route("busy.test", f"/{i}.png", response(200, BODY))
+        f = fetcher(web, "busy.test", max_retries=1, host_rps=20.0)
+        t0 = time.monotonic()
+        assert {f.get(f"http://busy.test/{i}.png").status for i in range(12)} == {"success"}
+        # 12 requests at 20/s take 0.6 s; an interval left doubled for good would take 6 s+.
+        assert time.monotonic() - t0 < 2.5
