@@ -323,17 +323,16 @@ def test_tdmrep_json_is_not_asked_where_robots_txt_says_no():
 
 
 def test_a_busy_answer_slows_the_host_only_for_a_while():
-    answers = iter([response(429, headers={"Retry-After": "0"})])
-
-    def busy_once(req):
-        return next(answers, None) or response(200, BODY)
+    def busy_once():
+        answers = iter([response(429, headers={"Retry-After": "0"})])
+        return lambda req: next(answers, None) or response(200, BODY)
 
     with serve() as web:
-        web.route("busy.test", "/0.png", busy_once)
-        for i in range(1, 12):
-            web.route("busy.test", f"/{i}.png", response(200, BODY))
+        for i in range(16):
+            web.route("busy.test", f"/{i}.png", busy_once() if i < 4 else response(200, BODY))
         f = fetcher(web, "busy.test", max_retries=1, host_rps=20.0)
         t0 = time.monotonic()
-        assert {f.get(f"http://busy.test/{i}.png").status for i in range(12)} == {"success"}
-        # 12 requests at 20/s take 0.6 s; an interval left doubled for good would take 6 s+.
-        assert time.monotonic() - t0 < 2.5
+        assert {f.get(f"http://busy.test/{i}.png").status for i in range(16)} == {"success"}
+        # 20 requests at 20/s take 1 s; four 429s leave the interval at 0.8 s unless the
+        # answers after them bring it back (12 more requests would take 10 s).
+        assert time.monotonic() - t0 < 3.0
