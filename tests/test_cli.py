@@ -32,6 +32,27 @@ def test_missing_inputs_get_one_line_errors_naming_the_fix(tmp_path):
         assert len(result.output.strip().splitlines()) == 1
 
 
+def test_bad_crawl_options_get_one_line_errors(tmp_path):
+    arc = tmp_path / "old.arc.gz"
+    arc.write_bytes(b"")
+    queries = tmp_path / "metadata.json"
+    queries.write_text(json.dumps(["dog"]))
+    for args, words in (
+        (["--allow", "10.0.0.7:80"], "--allow-private-network"),
+        (["--resolve", "mirror.test:80"], "HOST:PORT:ADDR"),
+        (["--ca-bundle", str(tmp_path / "none.pem")], "no such file"),
+        (["--urls", "--list-preset", "flickr"], "list preset"),
+        ([str(arc)], "ARC file"),
+    ):
+        inputs = [] if args[0].endswith(".gz") else [str(tmp_path / "l.parquet")]
+        out = ["--out", str(tmp_path / "c"), "--queries", str(queries)]
+        result = runner.invoke(app, ["crawl", *inputs, *args, *out])
+        assert result.exit_code == 2, (args, result.output)
+        assert words in result.output and len(result.output.strip().splitlines()) <= 3, (
+            result.output
+        )
+
+
 def test_sandbox_build_skips_an_identical_build(tmp_path):
     out = tmp_path / "sb"
     args = ["sandbox", "build", "--out", str(out), "--pages", "60", "--seed", "3"]
