@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from bench import common
+from openwit.core.storage import expand_inputs
 from openwit.pipeline.crawl.caption import clean_caption as clean_text
 from openwit.pipeline.crawl.harvest import HarvestConfig, harvest_warc
 from openwit.pipeline.crawl.html import _LAZY_SRC as _LAZY
@@ -101,7 +102,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="bench/results/harvest.json")
     args = ap.parse_args()
-    files = sorted(str(p) for p in Path(args.warcs).rglob("*.warc*"))
+    files = expand_inputs([args.warcs])  # the WARCs only: the sandbox's WATs sit beside them
     files = files[: args.limit] if args.limit else files
     if not files:
         raise SystemExit(f"{args.warcs}: no WARC files; run `make sandbox` or pass --warcs")
