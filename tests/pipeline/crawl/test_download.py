@@ -17,6 +17,19 @@ def png() -> bytes:
     return buf.getvalue()
 
 
+def offline(web, *hosts, **kw) -> FetchConfig:
+    """The web's hosts only, no retries, no robots.txt or tdmrep.json asked."""
+    return FetchConfig(
+        resolve=web.resolve(*hosts),
+        allow=web.allow,
+        resolve_only=True,
+        max_retries=0,
+        respect_robots=False,
+        respect_tdmrep=False,
+        **kw,
+    )
+
+
 def rows(urls):
     return [{"key": str(i), "url": u, "caption": "c", "matched": [1]} for i, u in enumerate(urls)]
 
@@ -27,16 +40,7 @@ def test_a_hanging_url_does_not_hold_the_next_shards():
         for i in range(40):
             web.route("fast.test", f"/{i}.png", response(200, body, {"Content-Type": "image/png"}))
         web.route("hang.test", "/x.png", [(b"", 30.0)])
-        fetch = FetchConfig(
-            resolve=web.resolve("fast.test", "hang.test"),
-            allow=web.allow,
-            resolve_only=True,
-            timeout=2.0,
-            max_retries=0,
-            host_rps=1000.0,
-            respect_robots=False,
-            respect_tdmrep=False,
-        )
+        fetch = offline(web, "fast.test", "hang.test", timeout=2.0, host_rps=1000.0)
         cfg = DownloadConfig(fetch=fetch, threads=4)
         shards = [
             (
@@ -64,16 +68,7 @@ def test_a_host_that_keeps_timing_out_is_not_asked_further():
     with serve() as web:
         for i in range(8):
             web.route("hang.test", f"/{i}.png", [(b"", 30.0)])
-        fetch = FetchConfig(
-            resolve=web.resolve("hang.test"),
-            allow=web.allow,
-            resolve_only=True,
-            timeout=0.3,
-            max_retries=0,
-            host_concurrency=1,
-            respect_robots=False,
-            respect_tdmrep=False,
-        )
+        fetch = offline(web, "hang.test", timeout=0.3, host_concurrency=1)
         f = Fetcher(fetch)
         t0 = time.monotonic()
         statuses = [f.get(f"http://hang.test/{i}.png").status for i in range(8)]
