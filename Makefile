@@ -5,18 +5,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
-APT_PACKAGES := wordnet-base openclipart-png openclipart-svg
+APT_PACKAGES := wordnet-base openclipart-png openclipart-svg librsvg2-bin
 SANDBOX ?= data/sandbox
 # A wheel index for torch, e.g. https://download.pytorch.org/whl/cpu (the CPU Docker image).
 TORCH_INDEX ?=
 QUERIES ?= data/queries
 
-.PHONY: help install system-packages test test-fast lint format sandbox serve queries bench bench-peers crawl shards sql train clean
+.PHONY: help install sources system-packages test test-fast lint format sandbox serve queries bench bench-peers crawl shards sql train clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-install: $(STAMP) system-packages ## set up everything: .venv, torch, the project, Debian data packages
+install: $(STAMP) system-packages sources ## set up everything: .venv, torch, the project, Debian data packages, emoji sources
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 		torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+sources: $(STAMP) system-packages ## emoji art, CLDR names, animal silhouettes: npm/PyPI, pinned, checked, cached
+	@command -v npm >/dev/null || { command -v apt-get >/dev/null && \
+	  { sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; echo "installing npm (apt)"; \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq npm >/dev/null 2>&1; }; } || true
+	@$(BIN)/python -m openwit.pipeline.sandbox.sources fetch || \
+	  echo "note: some sources are missing (above); the sandbox builds without them"
 
 system-packages: ## Debian packages the defaults use (WordNet, openclipart), when apt is there
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -18,6 +18,9 @@ SMALL = SandboxConfig(
     eval_retrieval=20,
     clipart_share=0.0,
     clipart_dir="/nonexistent/openclipart",
+    emoji_share=0.0,  # procedural only: the emoji sandbox has tests of its own
+    eval_emoji_classes=0,
+    eval_animals_per_class=0,
 )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+FEW_SHOT_SETS = ("emoji", "animals")  # few-shot vs zero-shot (CLIP Fig. 6) on these
 TEMPLATES = [
     "a photo of a {}.",
     "a picture of a {}.",
@@ -122,6 +123,36 @@ def linear_probe(feats: np.ndarray, labels: list[int], seed: int = 0) -> dict:
     }
 
 
+SHOTS = (1, 2, 4, 8, 16)
+
+
+def few_shot(feats: np.ndarray, labels: list[int], zero_shot_top1: float, seed: int = 0) -> dict:
+    """Linear probes on k labelled images per class against zero-shot (CLIP Fig. 6): for each
+    k that leaves a class at least one image to test on, k per class to train, the rest to
+    test, averaged over 3 draws. `matches_zero_shot`: the fewest shots whose probe reaches
+    zero-shot's top-1 (None if none does)."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(labels)
+    classes = np.unique(y)
+    smallest = min(int((y == c).sum()) for c in classes)
+    out: dict = {"zero_shot": zero_shot_top1, "shots": {}, "chance": 1 / len(classes)}
+    for k in (k for k in SHOTS if k < smallest):
+        scores = []
+        for draw in range(3):
+            rng = np.random.default_rng([seed, k, draw])
+            train = np.concatenate(
+                [rng.choice(np.flatnonzero(y == c), k, replace=False) for c in classes]
+            )
+            test = np.setdiff1d(np.arange(len(y)), train)
+            clf = LogisticRegression(max_iter=1000, C=10.0).fit(feats[train], y[train])
+            scores.append(clf.score(feats[test], y[test]))
+        out["shots"][str(k)] = float(np.mean(scores))
+    reached = [int(k) for k, v in out["shots"].items() if v >= zero_shot_top1]
+    out["matches_zero_shot"] = min(reached) if reached else None
+    return out
+
+
 def overlap_accuracy(ids: list[str], correct: np.ndarray, overlap_ids: set[str]) -> dict:
     """Accuracy on All, Clean and Overlap, and whether Overlap beats Clean by chance alone."""
     from scipy.stats import binomtest
@@ -197,6 +228,9 @@ def evaluate(
         result["zero_shot"][name], correct = zero_shot(feats, labels, weights)
         result["zero_shot"][name]["classes"] = folders
         result["linear_probe"][name] = linear_probe(feats.numpy(), labels)
+        if name in FEW_SHOT_SETS:
+            top1 = result["zero_shot"][name]["top1"]
+            result.setdefault("few_shot", {})[name] = few_shot(feats.numpy(), labels, top1)
         if contamination is not None and name in contamination:
             ids = [i for i, *_ in items]
             result["overlap"][name] = overlap_accuracy(ids, correct, contamination[name])

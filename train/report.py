@@ -46,6 +46,49 @@ def _confusion_figure(sets: dict[str, dict]):
     return fig
 
 
+def _few_shot_figure(sets: dict[str, dict]):
+    """Linear probes on k images per class against zero-shot (CLIP Fig. 6 in spirit)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 3.4), squeeze=False)
+    for ax, (name, v) in zip(axes[0], sets.items(), strict=True):
+        ks = sorted(v["shots"], key=int)
+        ax.plot([int(k) for k in ks], [v["shots"][k] for k in ks], "o-", label="linear probe")
+        ax.axhline(v["zero_shot"], color="C1", ls="--", label="zero-shot")
+        ax.axhline(v["chance"], color="grey", ls=":", label="chance")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("labelled images per class")
+        ax.set_ylabel("top-1")
+        ax.set_title(
+            f"{name}: zero-shot matches {v.get('matches_zero_shot') or '> ' + ks[-1]} shots"
+            if ks
+            else name
+        )
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _robustness_figure(points: list[tuple[str, float, float]], served: str, shifted: str):
+    """Accuracy under the style shift against accuracy in the served style, one point per
+    evaluation (CLIP Fig. 13–14 in spirit): on y = x a model is as good on art it never saw."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.4, 4.2))
+    for label, x, y in points:
+        ax.plot(x, y, "o")
+        ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    top = max([0.05] + [max(x, y) for _, x, y in points]) * 1.1
+    ax.plot([0, top], [0, top], color="grey", ls="--", label="y = x (effective robustness)")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel(f"{served} top-1 (served styles)")
+    ax.set_ylabel(f"{shifted} top-1 (never-served style)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def write(run: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -90,7 +133,11 @@ def write(run: str | Path) -> Path:
             "<h2>Zero-shot</h2>",
             html_table(zs, ["set", "top-1", "top-5", "chance", "× chance"]),
         ]
-        confusions = {k: v for k, v in result["zero_shot"].items() if "confusion" in v}
+        confusions = {
+            k: v
+            for k, v in result["zero_shot"].items()
+            if "confusion" in v and len(v["confusion"]) <= 30  # 256 classes: a grey square
+        }
         if confusions:
             parts += ["<h3>Where the misses go</h3>", png_tag(_confusion_figure(confusions))]
         rt = [
@@ -103,6 +150,21 @@ def write(run: str | Path) -> Path:
             (k, f"{v['top1']:.3f}", f"{v['chance']:.3f}") for k, v in result["linear_probe"].items()
         ]
         parts += ["<h2>Linear probe</h2>", html_table(lp, ["set", "top-1", "chance"])]
+        if result.get("few_shot"):
+            parts += [
+                "<h2>Few-shot linear probes vs zero-shot</h2>",
+                png_tag(_few_shot_figure(result["few_shot"])),
+            ]
+        points = [
+            (f"step {r['step']}", r["eval"]["emoji"], r["eval"]["emoji_shift"])
+            for r in evals
+            if {"emoji", "emoji_shift"} <= set(r["eval"])
+        ]
+        if points:
+            parts += [
+                "<h2>Robustness to a style never served</h2>",
+                png_tag(_robustness_figure(points, "emoji", "emoji_shift")),
+            ]
         ov = [
             (
                 k,

@@ -13,6 +13,7 @@ from openwit.core.io import atomic_write_text
 from openwit.core.storage import exists
 
 SUMMARY = "_summary.json"  # written last: a folder that has it is complete
+ATTRIBUTION = "ATTRIBUTION.md"  # sources and licences of the content, beside the data
 CONFIG = "_config.json"
 
 

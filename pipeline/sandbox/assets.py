@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from openwit.pipeline.sandbox import emoji
 from openwit.pipeline.sandbox.evalset import flatten
 from openwit.pipeline.sandbox.scenes import render, scene_from_seed
 
@@ -66,6 +67,9 @@ def base_image(row: dict, sandbox_dir: Path, clipart_dir: Path) -> Image.Image:
             canvas = Image.new("RGB", im.size, (255, 255, 255))
             canvas.paste(im, (0, 0), im)
             return canvas.resize((row["base_width"], row["base_height"]), Image.LANCZOS)
+    if kind == "emoji":
+        scene = emoji.scene_from_seed(row["emoji_seed"], tuple(row["emoji_concepts"]))
+        return emoji.render(scene, row["base_width"], row["base_height"])
     if kind == "eval":
         with Image.open(sandbox_dir / "eval" / f"{row['eval_id']}.jpg") as im:
             return flatten(im, row["base_width"])

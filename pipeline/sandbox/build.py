@@ -23,8 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from openwit.core import jobs
 from openwit.core.io import atomic_write_text
-from openwit.pipeline.sandbox import captions, clipart, evalset, html
+from openwit.pipeline.sandbox import captions, clipart, evalset, html, sources
 from openwit.pipeline.sandbox.config import SandboxConfig
 from openwit.pipeline.sandbox.plan import Plan, make_plan
 from openwit.pipeline.sandbox.warc import WarcWriter
@@ -32,7 +33,7 @@ from openwit.pipeline.sandbox.wat import write_wat
 
 CRAWL = "SANDBOX-2024-18"
 # Bumped whenever one seed would build other pages or images: an older build is rebuilt.
-FORMAT_VERSION = 5  # 5: a WAT beside every WARC
+FORMAT_VERSION = 6  # 5: a WAT beside every WARC; 6: emoji art, its eval sets
 _EPOCH = datetime(2024, 5, 1, tzinfo=UTC)
 
 
@@ -164,6 +165,10 @@ def summarise(plan: Plan) -> dict:
     }
 
 
+def summary_kinds(plan: Plan) -> set[str]:
+    return {r["asset_kind"] for r in plan.images}
+
+
 def build(out: str | Path, cfg: SandboxConfig | None = None) -> dict:
     """Build into `out` (replacing it whole, via a temporary sibling); returns the summary."""
     cfg = cfg or SandboxConfig()
@@ -180,8 +185,14 @@ def build(out: str | Path, cfg: SandboxConfig | None = None) -> dict:
         "eval": eval_counts,
         "warc_files": len(warcs),
         "clipart_available": bool(clips),
+        "emoji_available": "emoji" in summary_kinds(plan),
     }
     atomic_write_text(tmp / "truth" / "summary.json", json.dumps(summary, indent=2) + "\n")
+    kinds = summary["asset_kinds"]
+    text = sources.attribution(
+        clipart="clip" in kinds, emoji="emoji" in kinds, animals="animals" in eval_counts
+    )
+    atomic_write_text(tmp / jobs.ATTRIBUTION, text)
     meta = {
         "format_version": FORMAT_VERSION,
         "config": asdict(cfg),

@@ -82,7 +82,8 @@ class SandboxConfig:
     n_pages: int = 3000
     imgs_per_page: tuple[int, int] = (4, 16)  # inclusive range
     n_warc_files: int = 8
-    clipart_share: float = 0.3  # of original images, when openclipart is installed
+    clipart_share: float = 0.15  # of original images, when openclipart is installed
+    emoji_share: float = 0.3  # of original images, when the emoji sources are installed
     clipart_dir: str = str(DEFAULT_CLIPART_DIR)
     robots_blocked_hosts: int = 3  # Disallow: / for every agent
     robots_agent_blocked_hosts: int = 1  # Disallow: / for OpenWIT only
@@ -95,6 +96,9 @@ class SandboxConfig:
     eval_per_class: int = 50  # 500 images per set: accuracy to about ±0.02 (1 s.d.)
     eval_clipart_per_class: int = 12
     eval_retrieval: int = 200
+    eval_emoji_classes: int = 256  # the most popular concepts: K-way zero-shot
+    eval_emoji_per_class: int = 10  # per style set: 2,560 images each; probes up to 8 shots
+    eval_animals_per_class: int = 50  # animal-shape-mnist: 500 of its 10,000
 
     @classmethod
     def from_json(cls, d: dict) -> SandboxConfig:

@@ -4,6 +4,10 @@
 - colours:   one colour class per image (zero-shot over 10 colour names)
 - clipart:   held-out openclipart drawings, labelled by top-level category
 - retrieval: scenes with an English caption each (image<->text retrieval)
+- emoji:       the most popular emoji concepts, one per image, in a served style (Noto or
+               Twemoji) but in compositions never served; named by CLDR (K-way zero-shot)
+- emoji_shift: the same concepts in OpenMoji, a style never served (distribution shift)
+- animals:     animal-shape-mnist's silhouettes of 10 animals: another domain, never served
 
 Each set is an image folder, `eval/<set>/<label>/<id>.jpg`, the layout torchvision's
 ImageFolder and `openwit eval --folder` read, plus `eval/<set>/labels.parquet`.
@@ -21,7 +25,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from openwit.core.io import atomic_write_text
-from openwit.pipeline.sandbox import captions
+from openwit.pipeline.sandbox import captions, emoji, sources
 from openwit.pipeline.sandbox.clipart import Clip
 from openwit.pipeline.sandbox.config import SandboxConfig
 from openwit.pipeline.sandbox.scenes import COLOURS, SHAPES, render, scene_from_seed
@@ -69,7 +73,18 @@ TEMPLATES = {
         "a picture of a {}.",
         "{}",
     ],
+    # The phrasings the web's alt texts give emoji (emoji.caption), as CLIP tuned its own.
+    "emoji": ["{}", "a {}.", "{} emoji", "a {} icon.", "a cartoon {}.", "a picture of a {}."],
+    "emoji_shift": ["{}", "a {}.", "{} emoji", "a {} icon.", "a cartoon {}.", "a picture of a {}."],
+    "animals": [
+        "a {}.",
+        "a drawing of a {}.",
+        "a black and white picture of a {}.",
+        "a silhouette of a {}.",
+        "{}",
+    ],
 }
+NEVER_SERVED = ("emoji_shift", "animals")  # not even as planted contamination
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,13 @@ class EvalItem:
     seed: int = -1  # scenes
     clip: Clip | None = None
     caption: str = ""
+    concept: int = -1  # emoji sets: the concept's index in emoji.catalogue()
+    style: str = ""  # emoji sets: google, twitter or openmoji
+    animal: int = -1  # animals: the index into animal-shape-mnist's arrays
+
+    @property
+    def emoji_scene(self) -> emoji.EmojiScene:
+        return emoji.scene_from_seed(self.seed, (self.concept,), self.style)
 
     @property
     def scene(self):
@@ -115,10 +137,58 @@ def make_items(cfg: SandboxConfig, clips: list[Clip]) -> tuple[list[EvalItem], s
         scene = scene_from_seed(seed)
         caption = captions.english(scene, rng)
         items.append(EvalItem(f"retrieval/all/{k:04d}", "retrieval", "all", seed, caption=caption))
+    if cfg.eval_emoji_classes and emoji.available():
+        items += _emoji_items(cfg, seed + 1)
+    if cfg.eval_animals_per_class and sources.animals_available():
+        items += _animal_items(cfg)
     return items, held
 
 
+def _emoji_items(cfg: SandboxConfig, seed: int) -> list[EvalItem]:
+    concepts = emoji.catalogue()
+    order = emoji.concept_order(cfg.seed, len(concepts))
+    items = []
+    for rank in range(min(cfg.eval_emoji_classes, len(concepts))):
+        c = int(order[rank])
+        label = concepts[c].label
+        for k in range(cfg.eval_emoji_per_class):
+            seed += 1
+            style = emoji.SERVED_STYLES[k % len(emoji.SERVED_STYLES)]
+            items.append(
+                EvalItem(f"emoji/{label}/{k:04d}", "emoji", label, seed, concept=c, style=style)
+            )
+            items.append(
+                EvalItem(
+                    f"emoji_shift/{label}/{k:04d}",
+                    "emoji_shift",
+                    label,
+                    seed,
+                    concept=c,
+                    style=emoji.SHIFT_STYLE,
+                )
+            )
+    return items
+
+
+def _animal_items(cfg: SandboxConfig) -> list[EvalItem]:
+    _, labels = sources.load_animals()
+    rng = np.random.default_rng([cfg.seed, 102])
+    items = []
+    for y, name in enumerate(sources.ANIMAL_NAMES):
+        pool = np.flatnonzero(labels == y)
+        picks = sorted(rng.choice(pool, min(cfg.eval_animals_per_class, len(pool)), replace=False))
+        for k, i in enumerate(picks):
+            items.append(EvalItem(f"animals/{name}/{k:04d}", "animals", name, animal=int(i)))
+    return items
+
+
 def image(item: EvalItem, clipart_dir: Path) -> Image.Image:
+    if item.set in ("emoji", "emoji_shift"):
+        return emoji.render(item.emoji_scene, EVAL_SIZE, EVAL_SIZE)
+    if item.set == "animals":
+        arrays, _ = sources.load_animals_cached()
+        im = Image.fromarray(arrays[item.animal]).convert("RGB")
+        return im.resize((EVAL_SIZE, EVAL_SIZE), Image.BILINEAR)
     if item.clip is not None:
         with Image.open(clipart_dir / "png" / item.clip.path) as im:
             return flatten(im, EVAL_SIZE)
@@ -157,6 +227,11 @@ def write(items: list[EvalItem], out: Path, clipart_dir: Path) -> dict[str, int]
         "colours": {c: c for c in COLOURS},
         "clipart": {k: v for k, v in CLIPART_CLASSES.items() if k in {i.label for i in items}},
     }
+    names = {i.label: emoji.catalogue()[i.concept].name for i in items if i.set == "emoji"}
+    if names:
+        classes["emoji"] = classes["emoji_shift"] = names
+    if any(i.set == "animals" for i in items):
+        classes["animals"] = {n: n for n in sources.ANIMAL_NAMES}
     atomic_write_text(out / "classes.json", json.dumps(classes, indent=2) + "\n")
     atomic_write_text(out / "templates.json", json.dumps(TEMPLATES, indent=2) + "\n")
     return counts

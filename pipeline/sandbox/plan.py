@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from openwit.pipeline.sandbox import captions, clipart
+from openwit.pipeline.sandbox import captions, clipart, emoji
 from openwit.pipeline.sandbox.assets import clip_size, png_dims, transform_params
 from openwit.pipeline.sandbox.clipart import Clip
 from openwit.pipeline.sandbox.config import FAULT_STATUS, SandboxConfig
-from openwit.pipeline.sandbox.evalset import EVAL_SIZE, EvalItem
+from openwit.pipeline.sandbox.evalset import EVAL_SIZE, NEVER_SERVED, EvalItem
 from openwit.pipeline.sandbox.scenes import scene_from_seed
 
 EXT = {"jpeg": "jpg", "png": "png", "webp": "webp"}
@@ -130,7 +130,7 @@ class _Builder:
         self, cfg: SandboxConfig, clips: list[Clip], held: set[str], eval_items: list[EvalItem]
     ):
         self.cfg = cfg
-        self.rng = {k: np.random.default_rng([cfg.seed, k]) for k in range(1, 12)}
+        self.rng = {k: np.random.default_rng([cfg.seed, k]) for k in range(1, 14)}
         self.plan = Plan()
         self.plan.hosts = _hosts(cfg, self.rng[1])
         self.rules = {h["host"]: h["robots"] for h in self.plan.hosts}
@@ -141,7 +141,9 @@ class _Builder:
         order = self.rng[3].permutation(len(served))
         self.clips = [served[i] for i in order]
         self.held = [c for c in clips if c.path in held]
-        self.eval_items = list(eval_items)
+        self.eval_items = [i for i in eval_items if i.set not in NEVER_SERVED]
+        n = len(emoji.catalogue()) if cfg.emoji_share > 0 and emoji.available() else 0
+        self.emoji_order = emoji.concept_order(cfg.seed, n) if n else None
         self.tokens: set[str] = set()
 
     def token(self) -> str:
@@ -197,6 +199,18 @@ class _Builder:
             "_clip": clip,
         }
 
+    def emoji_asset(self, rng: np.random.Generator) -> dict:
+        seed = int(rng.integers(2**30))
+        w, h = _SIZES[int(rng.integers(len(_SIZES)))]
+        return {
+            "asset_kind": "emoji",
+            "content_id": f"emoji:{seed}",
+            "emoji_seed": seed,
+            "emoji_concepts": list(emoji.draw_concepts(rng, self.emoji_order)),
+            "base_width": w,
+            "base_height": h,
+        }
+
     def eval_asset(self, item: EvalItem) -> dict:
         return {
             "asset_kind": "eval",
@@ -213,7 +227,7 @@ class _Builder:
         if fmt is None:
             fmt = (
                 "png"
-                if asset["asset_kind"] == "clip" and rng.random() < 0.5
+                if asset["asset_kind"] in ("clip", "emoji") and rng.random() < 0.5
                 else str(rng.choice(["jpeg", "jpeg", "jpeg", "png", "webp"]))
             )
         tseed = int(rng.integers(2**31))
@@ -248,6 +262,13 @@ class _Builder:
             set(rng[9].choice(len(slots), n_clips, replace=False).tolist()) if n_clips else set()
         )
         clips = iter(self.clips)
+        n_emoji = round(cfg.emoji_share * len(slots)) if self.emoji_order is not None else 0
+        free = np.array([i for i in range(len(slots)) if i not in clip_slots])
+        emoji_slots = (
+            set(rng[12].choice(free, min(n_emoji, len(free)), replace=False).tolist())
+            if n_emoji
+            else set()
+        )
         cands: list[dict | None] = [None] * len(slots)
         originals: list[int] = []
         a_rng = rng[10]
@@ -262,6 +283,8 @@ class _Builder:
                 asset = self.finish_asset(asset, a_rng, t, "jpeg")
             elif i in clip_slots and g == "original":
                 asset = self.finish_asset(self.clip_asset(next(clips)), a_rng)
+            elif i in emoji_slots and g == "original":
+                asset = self.finish_asset(self.emoji_asset(rng[13]), a_rng)
             else:
                 asset = self.finish_asset(self.scene_asset(a_rng, g), a_rng)
             cands[i] = self.new_image(page, asset, g, fault.get(i, "none"))
@@ -338,8 +361,10 @@ class _Builder:
         c["html_form"] = form
 
     def caption(self, c: dict, page: dict, kind: str, rng: np.random.Generator) -> None:
-        scene = None
-        if c["_clip"] is not None:
+        scene, art = None, _emoji_scene(c)
+        if art is not None:
+            text = emoji.caption(art, rng)
+        elif c["_clip"] is not None:
             text = clipart.caption(c["_clip"], int(rng.integers(3)))
         elif c["_eval"] is not None and c["_eval"].clip is not None:
             text = clipart.caption(c["_eval"].clip, 0)
@@ -348,7 +373,7 @@ class _Builder:
             assert c["scene_seed"] is not None or c["_eval"] is not None
             text = captions.english(scene, rng)
         # A drawing's title was written by a person in some language we do not know.
-        lang = "und" if scene is None else "en"
+        lang = "und" if scene is None and art is None else "en"
         if kind == "foreign" or (page["lang"] != "en" and kind == "natural"):
             lang = (
                 page["lang"]
@@ -356,11 +381,12 @@ class _Builder:
                 else captions.LANGS[int(rng.integers(len(captions.LANGS)))]
             )
             title = c["_clip"].title if c["_clip"] is not None else text
-            text = (
-                captions.foreign(scene, lang, rng)
-                if scene
-                else captions.foreign_title(title, lang, rng)
-            )
+            if art is not None:  # CLDR's names in the page's language
+                text = emoji.caption(art, rng, lang)
+            elif scene:
+                text = captions.foreign(scene, lang, rng)
+            else:
+                text = captions.foreign_title(title, lang, rng)
             kind = "foreign"
         elif kind in captions.JUNK_KINDS:
             text = captions.junk(kind, rng, _FILLER)
@@ -384,10 +410,20 @@ class _Builder:
                 )
 
 
+def _emoji_scene(c: dict) -> emoji.EmojiScene | None:
+    if c.get("emoji_seed") is not None:
+        return emoji.scene_from_seed(c["emoji_seed"], tuple(c["emoji_concepts"]))
+    if c["_eval"] is not None and c["_eval"].set == "emoji":
+        return c["_eval"].emoji_scene
+    return None
+
+
 _ASSET_KEYS = (
     "asset_kind",
     "content_id",
     "scene_seed",
+    "emoji_seed",
+    "emoji_concepts",
     "clip_path",
     "eval_id",
     "base_width",

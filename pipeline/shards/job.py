@@ -12,6 +12,7 @@
     out/candidates.parquet    every candidate of the crawl with its fate (pipeline.candidates)
     out/contamination.parquet CLIP's overlap report per evaluation set
     out/report.html, out/_config.json, out/_summary.json (written last: the job is complete)
+    out/ATTRIBUTION.md        the sources and licences of a sandbox crawl's art, copied
 
 Every step is a set of parallel tasks (Ray): scan, the score quantile, the decision
 (`partitioned.py`: routing, dedup, drop reasons, placement; the driver sums a few numbers
@@ -192,6 +193,10 @@ def run(cfg: ShardsConfig, make_executor) -> dict:
             from openwit.pipeline.sandbox.audit_shards import audit_shards
 
             summary["sandbox_audit"] = audit_shards(out, sandbox)
+        if sandbox is not None and (sandbox / jobs.ATTRIBUTION).is_file():
+            # The art's licences (CC-BY, CC-BY-SA, …) travel with the shards that hold it.
+            text = (sandbox / jobs.ATTRIBUTION).read_text()
+            atomic_write_text(out / jobs.ATTRIBUTION, text)
         jobs.write_summary(out, summary)
     # Publish unless the remote copy is whole already: an upload cut short is finished here.
     if out != Path(url) and not storage.exists(f"{url.rstrip('/')}/{jobs.SUMMARY}"):
