@@ -17,11 +17,28 @@ def accuracy_curve(
     flip: bool = False,
 ) -> list[float]:
     """Test top-1 after each epoch (AdamW, lr 1e-3, batches of 64; `flip`: random mirror)."""
-    (x, y), (x_test, y_test) = train, test
+    curves = accuracy_curves(
+        tower, width, n_classes, train, {"test": test}, epochs, class_weight, flip
+    )
+    return curves["test"]
+
+
+def accuracy_curves(
+    tower: torch.nn.Module,
+    width: int,
+    n_classes: int,
+    train: tuple[torch.Tensor, torch.Tensor],
+    tests: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    epochs: int,
+    class_weight: torch.Tensor | None = None,
+    flip: bool = False,
+) -> dict[str, list[float]]:
+    """`accuracy_curve` scored on several test sets after each epoch."""
+    x, y = train
     head = torch.nn.Linear(width, n_classes)
     opt = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=1e-3)
-    curve = []
-    for _ in range(epochs):
+    curves: dict[str, list[float]] = {name: [] for name in tests}
+    for epoch in range(epochs):
         tower.train()
         for b in torch.randperm(len(x)).split(64):
             xb = x[b]
@@ -33,6 +50,11 @@ def accuracy_curve(
             opt.step()
         tower.eval()
         with torch.no_grad():
-            curve.append(round((head(tower(x_test)).argmax(1) == y_test).float().mean().item(), 3))
-        print(f"epoch {len(curve)}: test accuracy {curve[-1]}", flush=True)
-    return curve
+            for name, (x_test, y_test) in tests.items():
+                hits = (head(tower(x_test)).argmax(1) == y_test).float().mean().item()
+                curves[name].append(round(hits, 3))
+        print(
+            f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in curves.items()),
+            flush=True,
+        )
+    return curves

@@ -160,8 +160,15 @@ class EmojiScene:
 
 
 def concept_order(seed: int, n: int) -> np.ndarray:
-    """The sandbox's popularity order: `order[rank]` is the concept at that rank."""
-    return np.random.default_rng([seed, 303]).permutation(n)
+    """The sandbox's popularity order, `order[rank]` the concept at that rank: as often as
+    people write the concept's English name (wordfreq's Zipf frequency: house, school and dog
+    lead, ewe and giraffe trail), jittered per seed so two seeds rank near-ties differently."""
+    from wordfreq import zipf_frequency
+
+    names = [c.name for c in catalogue()[:n]]
+    jitter = np.random.default_rng([seed, 303]).normal(0, 0.25, len(names))
+    score = np.array([zipf_frequency(name, "en") for name in names]) + jitter
+    return np.argsort(-score, kind="stable")
 
 
 def popularity(n: int, exponent: float = 1.1) -> np.ndarray:
