@@ -87,6 +87,7 @@ bench: queries sandbox bench-peers ## side-by-side benchmarks; results in bench/
 	$(BIN)/python -m bench.end_to_end
 	$(BIN)/python -m bench.loader --shards data/bench/e2e/shards
 	$(BIN)/python -m bench.train --shards data/bench/e2e/shards
+	$(BIN)/python -m bench.emoji_ceiling --epochs 12
 	$(BIN)/python -m bench.report
 
 crawl: install ## harvest, match, balance, download (default: the sandbox web) into data/crawl
