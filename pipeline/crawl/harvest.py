@@ -26,7 +26,7 @@ from selectolax.lexbor import LexborHTMLParser
 from openwit.core import storage
 from openwit.pipeline.crawl.caption import CLEANING_VERSION, clean_caption
 from openwit.pipeline.crawl.html import decode_html, page_optout, raw_pairs
-from openwit.pipeline.crawl.http.optout import PAGE_NO, says_no, tdm_reserved
+from openwit.pipeline.crawl.http import optout as optouts
 from openwit.pipeline.crawl.urls import normalize_url
 
 SCHEMA = pa.schema(
@@ -225,25 +225,8 @@ def _wat_page(meta: dict, cfg: HarvestConfig, stats: Counter) -> tuple[str, list
     page_url = head.get("WARC-Target-URI", "")
     headers = {k.lower(): v for k, v in (resp.get("Headers") or {}).items()}
     hmeta = html_meta.get("Head") or {}
-    metas = hmeta.get("Metas") or []
-    optout = None
-    if says_no([headers.get("x-robots-tag", "")], cfg.agent, PAGE_NO):
-        optout = "page_x_robots_tag"
-    elif says_no(
-        [
-            m.get("content", "")
-            for m in metas
-            if (m.get("name") or "").lower() in ("robots", cfg.agent)
-        ],
-        cfg.agent,
-        PAGE_NO,
-    ):
-        optout = "page_meta_robots"
-    elif tdm_reserved(headers.get("tdm-reservation")) or any(
-        (m.get("name") or "").lower() == "tdm-reservation" and tdm_reserved(m.get("content"))
-        for m in metas
-    ):
-        optout = "page_tdm_reserved"
+    metas = ((m.get("name"), m.get("content")) for m in hmeta.get("Metas") or [])
+    optout = optouts.page_optout(headers, metas, cfg.agent)
     base = page_url
     if hmeta.get("Base"):
         base = normalize_url(hmeta["Base"], page_url)[0] or page_url

@@ -20,7 +20,7 @@ from collections import Counter
 
 from selectolax.lexbor import LexborHTMLParser
 
-from openwit.pipeline.crawl.http.optout import PAGE_NO, says_no, tdm_reserved
+from openwit.pipeline.crawl.http import optout
 from openwit.pipeline.crawl.urls import best_candidate, normalize_url, parse_srcset
 
 _LAZY_SRC = ("data-src", "data-lazy-src", "data-original", "data-url")
@@ -99,22 +99,11 @@ def _detect(body: bytes) -> str:
 
 
 def page_optout(tree: LexborHTMLParser, headers: dict[str, str], agent: str) -> str | None:
-    """The name of the page's opt-out for its images, or None."""
-    if says_no([headers.get("x-robots-tag", "")], agent, PAGE_NO):
-        return "page_x_robots_tag"
-    metas = []
-    for node in tree.css("meta[name]"):
-        name = (node.attributes.get("name") or "").strip().lower()
-        content = node.attributes.get("content") or ""
-        if name in ("robots", agent):
-            metas.append(content if name == "robots" else f"{agent}: {content}")
-        elif name == "tdm-reservation" and tdm_reserved(content):
-            return "page_tdm_reserved"
-    if says_no(metas, agent, PAGE_NO):
-        return "page_meta_robots"
-    if tdm_reserved(headers.get("tdm-reservation")):
-        return "page_tdm_reserved"
-    return None
+    """The name of the page's opt-out for its images, or None (`optout.page_optout`)."""
+    metas = (
+        (m.attributes.get("name"), m.attributes.get("content")) for m in tree.css("meta[name]")
+    )
+    return optout.page_optout(headers, metas, agent)
 
 
 def _figcaption(node) -> str | None:

@@ -55,6 +55,30 @@ def tdm_reserved(value: str | None) -> bool:
     return (value or "").strip() == "1"
 
 
+def page_optout(
+    headers: dict[str, str], metas: Iterable[tuple[str, str]], agent: str
+) -> str | None:
+    """The name of a page's opt-out for its images, from its (lower-cased) response headers
+    and its `<meta name content>` pairs, or None: X-Robots-Tag, then meta robots (or a meta
+    named for our agent), then TDMRep's header or meta."""
+    if says_no([headers.get("x-robots-tag", "")], agent, PAGE_NO):
+        return "page_x_robots_tag"
+    robots, tdm = [], False
+    for name, content in metas:
+        name = (name or "").strip().lower()
+        if name == "robots":
+            robots.append(content or "")
+        elif name == agent:
+            robots.append(f"{agent}: {content or ''}")
+        elif name == "tdm-reservation":
+            tdm = tdm or tdm_reserved(content)
+    if says_no(robots, agent, PAGE_NO):
+        return "page_meta_robots"
+    if tdm or tdm_reserved(headers.get("tdm-reservation")):
+        return "page_tdm_reserved"
+    return None
+
+
 def _pattern(location: str) -> re.Pattern:
     anchored = location.endswith("$")
     body = re.escape(location.rstrip("$")).replace(r"\*", ".*")
