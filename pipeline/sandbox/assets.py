@@ -68,7 +68,8 @@ def base_image(row: dict, sandbox_dir: Path, clipart_dir: Path) -> Image.Image:
             canvas.paste(im, (0, 0), im)
             return canvas.resize((row["base_width"], row["base_height"]), Image.LANCZOS)
     if kind == "emoji":
-        scene = emoji.scene_from_seed(row["emoji_seed"], tuple(row["emoji_concepts"]))
+        concepts = tuple(row["emoji_concepts"])
+        scene = emoji.scene_from_seed(row["emoji_seed"], concepts, row.get("emoji_style"))
         return emoji.render(scene, row["base_width"], row["base_height"])
     if kind == "eval":
         with Image.open(sandbox_dir / "eval" / f"{row['eval_id']}.jpg") as im:

@@ -7,6 +7,8 @@ Counted over the downloaded images the job scanned, row by row:
   went as a near duplicate is marked near_image throughout, pointing at the row that stayed);
 - near duplicates: the same over the rows left after exact dedup, with "same content"
   (one drawing or scene, whatever edit was applied) in place of "same image";
+- semantic duplicates: one emoji scene drawn in both served styles, among the rows image
+  dedup left; precision against the same scene (and, looser, the same concepts);
 - contamination: planted copies of evaluation images marked with the right evaluation id;
 - language: captions of known language, "non-English" against a language-filter drop.
 """
@@ -70,6 +72,20 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
         by_content[of[r["key"]]["content_id"]].append(r["key"])
     near_removed, near_removable = _removal(by_content, {r["key"] for r in near})
 
+    # Semantic duplicates: one emoji scene (seed) in either style, among what image dedup
+    # left; a drop is right when it points at the same scene, "same concepts" when at a
+    # scene of the very same concepts (SemDeDup cannot tell where they stand).
+    meaning = {k: t["emoji_seed"] for k, t in of.items() if t.get("emoji_seed") is not None}
+    by_scene: dict[int, list] = defaultdict(list)
+    for r in survivors:
+        if r["dup_kind"] != "near_image" and r["key"] in meaning:
+            by_scene[meaning[r["key"]]].append(r["key"])
+    semantic = [r for r in scanned if r["dup_kind"] == "semantic_dup"]
+    sem_removed, sem_removable = _removal(by_scene, {r["key"] for r in semantic})
+    sem_ok = sum(meaning.get(r["key"], -1) == meaning.get(r["dup_of"], -2) for r in semantic)
+    concepts = {k: sorted(t["emoji_concepts"]) for k, t in of.items() if k in meaning}
+    sem_same = sum(concepts.get(r["key"]) == concepts.get(r["dup_of"], 0) for r in semantic)
+
     planted = [r for r in scanned if of[r["key"]]["group"] == "contaminated"]
     caught = sum(of[r["key"]]["eval_id"] in (r["contaminated_by"] or []) for r in planted)
     flagged = [r for r in scanned if r["contaminated_by"]]
@@ -94,6 +110,11 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
         "near_dup_precision": _ratio(near_ok, len(near)),
         "near_dup_recall": _ratio(near_removed, near_removable),
         "near_dups_removable": near_removable,
+        "semantic_dup_marked": len(semantic),
+        "semantic_dup_precision": _ratio(sem_ok, len(semantic)),
+        "semantic_dup_same_concepts": _ratio(sem_same, len(semantic)),
+        "semantic_dup_recall": _ratio(sem_removed, sem_removable),
+        "semantic_dups_removable": sem_removable,
         "contamination_recall": _ratio(caught, len(planted)),
         "contamination_precision": _ratio(flagged_ok, len(flagged)),
         "contaminated_planted": len(planted),

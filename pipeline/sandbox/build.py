@@ -33,7 +33,7 @@ from openwit.pipeline.sandbox.wat import write_wat
 
 CRAWL = "SANDBOX-2024-18"
 # Bumped whenever one seed would build other pages or images: an older build is rebuilt.
-FORMAT_VERSION = 6  # 5: a WAT beside every WARC; 6: emoji art, its eval sets
+FORMAT_VERSION = 7  # 6: emoji art, its eval sets; 7: semantic duplicates
 _EPOCH = datetime(2024, 5, 1, tzinfo=UTC)
 
 

@@ -58,6 +58,7 @@ DEFAULT_CAPTION_SHARES = {
 DEFAULT_IMAGE_SHARES = {
     "exact_dup": 0.04,
     "near_dup": 0.05,
+    "semantic_dup": 0.02,  # an emoji scene again, in the other served style (SemDeDup's target)
     "url_dup": 0.03,
     "tiny": 0.015,
     "extreme_aspect": 0.015,

@@ -211,6 +211,16 @@ class _Builder:
             "base_height": h,
         }
 
+    def restyled(self, src: dict) -> dict:
+        scene = emoji.scene_from_seed(src["emoji_seed"], tuple(src["emoji_concepts"]))
+        style = next(s for s in emoji.SERVED_STYLES if s != scene.style)
+        keys = ("asset_kind", "emoji_seed", "emoji_concepts", "base_width", "base_height")
+        return {
+            **{k: src[k] for k in keys},
+            "content_id": f"{src['content_id']}:{style}",
+            "emoji_style": style,
+        }
+
     def eval_asset(self, item: EvalItem) -> dict:
         return {
             "asset_kind": "eval",
@@ -250,6 +260,8 @@ class _Builder:
         group = _allocate(rng[5], idx, cfg.image_shares, cfg.min_planted, "original")
         if not self.eval_items:
             group = {i: ("original" if g == "contaminated" else g) for i, g in group.items()}
+        if self.emoji_order is None:  # a semantic duplicate is an emoji scene redrawn
+            group = {i: ("original" if g == "semantic_dup" else g) for i, g in group.items()}
         faultable = np.array([i for i in idx if group[i] not in ("url_dup", "contaminated")])
         fault = _allocate(rng[6], faultable, cfg.fault_shares, cfg.min_planted)
         capkind = _allocate(rng[7], idx, cfg.caption_shares, cfg.min_planted, "natural")
@@ -275,7 +287,7 @@ class _Builder:
         # Pass 1: every image that is new content; pass 2: the copies of pass-1 images.
         for i, (page, _k) in enumerate(slots):
             g = group[i]
-            if g in ("exact_dup", "near_dup", "url_dup"):
+            if g in COPIES:
                 continue
             if g == "contaminated":
                 asset = self.eval_asset(self.eval_items[int(a_rng.integers(len(self.eval_items)))])
@@ -290,9 +302,16 @@ class _Builder:
             cands[i] = self.new_image(page, asset, g, fault.get(i, "none"))
             if g == "original" and cands[i]["fault"] == "none":
                 originals.append(i)
+        drawn = [i for i in originals if cands[i]["asset_kind"] == "emoji"]
         for i, (page, _k) in enumerate(slots):
             g = group[i]
             if cands[i] is not None:
+                continue
+            if g == "semantic_dup":  # the same concepts and composition, the other style
+                src = cands[drawn[int(a_rng.integers(len(drawn)))]]
+                asset = self.finish_asset(self.restyled(src), a_rng)
+                cands[i] = self.new_image(page, asset, g, fault.get(i, "none"))
+                cands[i]["dup_of"] = src["url"]
                 continue
             src = cands[originals[int(a_rng.integers(len(originals)))]]
             if g == "url_dup":
@@ -412,18 +431,22 @@ class _Builder:
 
 def _emoji_scene(c: dict) -> emoji.EmojiScene | None:
     if c.get("emoji_seed") is not None:
-        return emoji.scene_from_seed(c["emoji_seed"], tuple(c["emoji_concepts"]))
+        return emoji.scene_from_seed(
+            c["emoji_seed"], tuple(c["emoji_concepts"]), c.get("emoji_style")
+        )
     if c["_eval"] is not None and c["_eval"].set == "emoji":
         return c["_eval"].emoji_scene
     return None
 
 
+COPIES = ("exact_dup", "near_dup", "url_dup", "semantic_dup")  # drawn from pass-1 originals
 _ASSET_KEYS = (
     "asset_kind",
     "content_id",
     "scene_seed",
     "emoji_seed",
     "emoji_concepts",
+    "emoji_style",  # a semantic duplicate's style; None: the scene's own draw
     "clip_path",
     "eval_id",
     "base_width",

@@ -132,3 +132,18 @@ def test_the_server_draws_an_emoji_row(emoji_sandbox):
     assert im.size == (row["width"], row["height"])
     with Image.open(io.BytesIO(encode(im, row["fmt"], row["quality"]))) as back:
         assert back.size == im.size
+
+
+def test_semantic_duplicates_redraw_a_served_scene_in_the_other_style(emoji_sandbox):
+    out, summary = emoji_sandbox
+    assert summary["image_groups"]["semantic_dup"] >= EMOJI.min_planted
+    rows = pq.read_table(out / "truth" / "candidates.parquet").to_pylist()
+    by_url = {r["url"]: r for r in rows}
+    for c in (r for r in rows if r["group"] == "semantic_dup"):
+        src = by_url[c["dup_of"]]
+        assert (c["emoji_seed"], c["emoji_concepts"]) == (src["emoji_seed"], src["emoji_concepts"])
+        a = emoji.scene_from_seed(src["emoji_seed"], tuple(src["emoji_concepts"]))
+        b = emoji.scene_from_seed(c["emoji_seed"], tuple(c["emoji_concepts"]), c["emoji_style"])
+        assert a.items == b.items and a.background == b.background  # the same composition
+        assert {a.style, b.style} == set(emoji.SERVED_STYLES)  # drawn by the other hand
+        assert c["content_id"] != src["content_id"]  # not a copy: near-dedup must not see one
