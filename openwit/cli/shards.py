@@ -53,6 +53,17 @@ def shards(
         float | None,
         typer.Option(help="Also drop near-duplicate captions at this Jaccard (off; try 0.8)."),
     ] = None,
+    semdedup: Annotated[
+        float | None,
+        typer.Option(help="Semantic dedup (SemDeDup) above this image cosine (off; try 0.95)."),
+    ] = None,
+    semdedup_with: Annotated[
+        Path | None,
+        typer.Option(help="The checkpoint whose image tower embeds (default: --score-with's)."),
+    ] = None,
+    semdedup_clusters: Annotated[
+        int | None, typer.Option(help="k-means clusters (default: about sqrt(rows / 2)).")
+    ] = None,
     rows_per_task: Annotated[
         int, typer.Option(help="Rows (or image hashes) one decision task holds.")
     ] = 2_000_000,
@@ -72,6 +83,7 @@ def shards(
     from openwit.pipeline.shards import filters
     from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
     from openwit.pipeline.shards.dedup.images import DedupConfig
+    from openwit.pipeline.shards.dedup.semantic import SemDedupConfig
     from openwit.pipeline.shards.job import ShardsConfig, ShardsConfigMismatch, run
     from openwit.pipeline.shards.model_score import ModelScoreConfig
     from openwit.pipeline.shards.scan import ScanConfig
@@ -103,6 +115,14 @@ def shards(
             ),
             captions=CaptionDedupConfig(
                 enabled=caption_dedup is not None, threshold=caption_dedup or 0.8
+            ),
+            semdedup=SemDedupConfig(
+                threshold=semdedup,
+                checkpoint=str(semdedup_with or score_with)
+                if semdedup_with or score_with
+                else None,
+                clusters=semdedup_clusters,
+                seed=seed,
             ),
             partitioned=not one_process_decide,
             rows_per_task=rows_per_task,

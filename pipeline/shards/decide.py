@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from openwit.core import storage
 from openwit.core.vocab import SUCCESS, Reason, Stage
 from openwit.pipeline.shards import decontaminate, shuffle
+from openwit.pipeline.shards.dedup import semantic_tasks
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig, near_caption_pairs
 from openwit.pipeline.shards.dedup.images import (
     DedupConfig,
@@ -116,6 +117,8 @@ def decide(
     for k, i in enumerate(printed):
         dup_kind[i], dup_of[i] = dups[k]
     stage, reason = drop_reasons(rows, dup_kind, contaminated)
+    if cfg.semdedup.enabled:  # among the rows every other step kept
+        _semantic(scan, rows, dup_kind, dup_of, stage, reason, cfg, score_cutoff)
     kept = [i for i in range(n) if reason[i] is None]
     shard, pos = shuffle.assign([rows[i]["key"] for i in kept], cfg.seed, cfg.shard_size)
     shard_of, pos_of = [None] * n, [None] * n
@@ -137,12 +140,43 @@ def decide(
     return table, overlap
 
 
+def _semantic(scan, rows, dup_kind, dup_of, stage, reason, cfg, cutoff) -> None:
+    ids = scan.column("_id").to_numpy()
+    dup_ids = ids[[k is not None for k in dup_kind]]
+    parts = sorted({Path(p) for p in scan.column("_part").to_pylist()})
+    found = semantic_tasks.reference(parts, cfg.crawl, cutoff, dup_ids, cfg.semdedup)
+    at = {
+        int(i): of
+        for i, of in zip(
+            found.column("id").to_numpy(), found.column("dup_of").to_pylist(), strict=True
+        )
+    }
+    for i, row_id in enumerate(ids):
+        if int(row_id) in at:
+            assert reason[i] is None, "semantic dedup saw a row another step dropped"
+            dup_kind[i], dup_of[i] = semantic_tasks.KIND, at[int(row_id)]
+            stage[i], reason[i] = Stage.DEDUP, semantic_tasks.KIND
+
+
+def with_ids(parts: list[Path]) -> pa.Table:
+    """The scan parts as one table, each row with its id (part number << 32 | row) and part."""
+    tables = []
+    for p in parts:
+        t = pq.read_table(p)
+        ids = (np.int64(int(p.stem)) << 32) | np.arange(t.num_rows, dtype=np.int64)
+        t = t.append_column("_id", pa.array(ids)).append_column(
+            "_part", pa.array([str(p)] * t.num_rows)
+        )
+        tables.append(t)
+    return pa.concat_tables(tables)
+
+
 def write_reference(
     cfg: ShardsConfig, out: Path, parts: list[Path], evals: list, cutoff: float | None
 ) -> dict:
     """The reference: every scanned row in this process (`decide` above), written as the
     partitioned path writes it (one decisions part, one placement range)."""
-    decisions, _ = decide(pq.read_table(parts), evals, cfg, cutoff)
+    decisions, _ = decide(with_ids(parts), evals, cfg, cutoff)
     kept = decisions.filter(pc.is_valid(decisions.column("shard")))
     cols = list(shuffle.WRITE_COLUMNS)
     scan = pq.read_table(parts, columns=cols)

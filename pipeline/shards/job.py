@@ -48,6 +48,7 @@ from openwit.pipeline.shards import (
 from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, write_reference
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import DedupConfig
+from openwit.pipeline.shards.dedup.semantic import SemDedupConfig
 from openwit.pipeline.shards.scan import SCAN_COLUMNS, ScanConfig, scan_shard
 
 
@@ -62,9 +63,13 @@ class ShardsConfig:
     scan: ScanConfig = field(default_factory=ScanConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     captions: CaptionDedupConfig = field(default_factory=CaptionDedupConfig)
+    semdedup: SemDedupConfig = field(default_factory=SemDedupConfig)  # off unless a threshold
     partitioned: bool = True  # the decision as partitioned tasks; False: in one process
     rows_per_task: int = 2_000_000  # how many rows (or image hashes) a decision task holds
     decide_memory: str | None = None  # DuckDB's memory limit in the link task, e.g. 4GB
+
+    def __post_init__(self) -> None:
+        self.semdedup.check_model()
 
 
 ShardsConfigMismatch = jobs.ConfigMismatch
@@ -244,7 +249,10 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
                 cfg.rows_per_task,
                 cfg.decide_memory,
                 cfg.captions,
+                cfg.semdedup,
+                cfg.crawl,
             )
+            timings["semdedup"] = sum(v for k, v in placed["seconds"].items() if "sem_" in k)
         else:  # the reference: every scanned row in this process
             placed = write_reference(cfg, out, parts, evals, cutoff)
         placed = {k: placed[k] for k in ("group_counts", "contaminated")}

@@ -57,6 +57,25 @@ class ModelScorer:
         self.model = model.eval()
         self.tokenizer = open_clip.get_tokenizer(name)
 
+    def image_embeddings(self, images: list[bytes], batch_size: int = 64) -> np.ndarray:
+        """Unit image embeddings (float32, one row per image)."""
+        import torch
+        from PIL import Image
+
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                ims = []
+                for data in images[i : i + batch_size]:
+                    with Image.open(io.BytesIO(data)) as im:
+                        ims.append(self.transform(im.convert("RGB")))
+                img = self.model.encode_image(torch.stack(ims))
+                out.append(torch.nn.functional.normalize(img, dim=-1).float().numpy())
+        if not out:
+            dim = getattr(self.model, "embed_dim", None) or self.model.text_projection.shape[1]
+            return np.zeros((0, dim), np.float32)
+        return np.concatenate(out)
+
     def scores(self, images: list[bytes], captions: list[str], batch_size: int = 64) -> np.ndarray:
         import torch
         from PIL import Image

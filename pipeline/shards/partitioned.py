@@ -10,6 +10,9 @@ never a row.
     captions  per scan part,   with --caption-dedup: the captions left, by   caption_tasks.py
       then per hash bucket,    MinHash band; pairs confirmed by Jaccard;
       then one DuckDB task     linked as the images were
+    sem_*     per part, once,  with --semdedup: embed what is left, k-means  semantic_tasks.py
+              per part, per    on a sample, assign clusters, SemDeDup
+              cluster bucket   inside each cluster
     decide    per scan part    each row's drop reason; kept rows by hash     place.py
     assign    per hash range   shard and position of each kept row           place.py
 
@@ -38,8 +41,10 @@ from openwit.pipeline.shards.buckets import (
     write_buckets,
 )
 from openwit.pipeline.shards.dedup import bands, caption_tasks, confirm, exact, link
+from openwit.pipeline.shards.dedup import semantic_tasks as sem
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import VIEWS, DedupConfig
+from openwit.pipeline.shards.dedup.semantic import SemDedupConfig
 from openwit.pipeline.shards.route import (
     Layout,
     band_pieces,
@@ -63,6 +68,8 @@ class Task:
     offset: int = 0  # assign: kept rows in the hash ranges before this one
     memory: str | None = None  # link: DuckDB's memory limit
     captions: CaptionDedupConfig | None = None  # near-duplicate captions, when enabled
+    semantic: SemDedupConfig | None = None  # semantic dedup, when enabled
+    crawl: str = ""  # the crawl's folder: semantic dedup reads its images
 
 
 def _files(folder: Path) -> list[Path]:
@@ -131,10 +138,19 @@ def run_task(t: Task) -> dict:
                 d / "dups.parquet",
                 t.memory,
             )
+    elif t.step == "sem_embed":
+        sem.embed_step(Path(t.part), i, d, t.crawl, t.cutoff, t.semantic)
+    elif t.step == "sem_cluster":
+        sem.cluster_step(d, t.semantic)
+    elif t.step == "sem_assign":
+        sem.assign_step(i, d, t.layout.exact_buckets)
+    elif t.step == "sem_dedup":
+        sem.dedup_step(i, d, t.semantic)
     elif t.step == "decide":
         groups = t.layout.groups
         if not (d / "placed" / arrow).is_file():
-            place.decide_part(Path(t.part), i, out, t.cutoff, d / "dups.parquet", groups, t.seed)
+            dups = [d / "dups.parquet", *_files(d / "sem_dups")]
+            place.decide_part(Path(t.part), i, out, t.cutoff, dups, groups, t.seed)
         dirty = pq.read_table(out / "_decisions" / name, columns=["contaminated_by"])
         result = {
             "counts": bucket_counts(d / "placed" / arrow, "group", groups).tolist(),
@@ -160,6 +176,8 @@ def decide(
     rows_per_task: int,
     memory: str | None = None,
     captions: CaptionDedupConfig | None = None,
+    semantic: SemDedupConfig | None = None,
+    crawl: str = "",
 ) -> dict:
     """Run every step; returns kept count, hash-range counts, the evaluation images found
     copied, the layout, and each step's seconds and highest task peak."""
@@ -197,6 +215,13 @@ def decide(
             ],
         )
         step("caption_link", [Task(step="caption_link", index=0, memory=memory, **base)])
+    if semantic is not None and semantic.enabled:
+        sem_base = dict(base, semantic=semantic, crawl=crawl)
+        step("sem_embed", [Task(step="sem_embed", **{**k, **sem_base}) for k in per_part])
+        step("sem_cluster", [Task(step="sem_cluster", index=0, **sem_base)])
+        step("sem_assign", [Task(step="sem_assign", **{**k, **sem_base}) for k in per_part])
+        buckets = range(layout.exact_buckets)
+        step("sem_dedup", [Task(step="sem_dedup", index=b, **sem_base) for b in buckets])
     decided = step("decide", [Task(step="decide", seed=seed, **k) for k in per_part])
     counts = np.sum([r["counts"] for r in decided], axis=0, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])

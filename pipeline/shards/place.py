@@ -36,13 +36,22 @@ DECISIONS = pa.schema(
 )
 
 
+DUPS = pa.schema([("id", pa.int64()), ("dup_kind", pa.string()), ("dup_of", pa.string())])
+
+
 def group_of(order: np.ndarray, groups: int) -> np.ndarray:
     """The hash range of each order key: ranges ascend with the key."""
     return ((order >> np.uint64(32)) * np.uint64(groups) >> np.uint64(32)).astype(np.int32)
 
 
 def decide_part(
-    part: Path, number: int, out: Path, cutoff: float | None, dups: Path, groups: int, seed: int
+    part: Path,
+    number: int,
+    out: Path,
+    cutoff: float | None,
+    dups: list[Path],
+    groups: int,
+    seed: int,
 ) -> dict:
     t = pq.read_table(
         part,
@@ -54,7 +63,9 @@ def decide_part(
     ok = pc.equal(t.column("status"), SUCCESS).to_numpy(zero_copy_only=False)
     t, ids = t.filter(pa.array(ok)), (np.int64(number) << 32) | rows[ok]
     lo, hi = number << 32, (number + 1) << 32
-    d = pq.read_table(dups, filters=[("id", ">=", lo), ("id", "<", hi)])
+    # Image and caption duplicates, then semantic ones: each row is in one file at most.
+    found = [pq.read_table(p, filters=[("id", ">=", lo), ("id", "<", hi)]) for p in dups]
+    d = pa.concat_tables([f.select(["id", "dup_kind", "dup_of"]).cast(DUPS) for f in found])
     at = pc.index_in(pa.array(ids), value_set=d.column("id"))
     dup_kind, dup_of = d.column("dup_kind").take(at), d.column("dup_of").take(at)
     reason = cut_reasons(t.column("filter_reason"), t.column("model_score"), cutoff)

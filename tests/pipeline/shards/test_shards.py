@@ -242,8 +242,10 @@ def test_a_corrupt_crawl_shard_is_reported_and_skipped(crawled, tmp_path):
     assert lost > 0 and summary["kept"] > 0
 
 
-@pytest.mark.slow
-def test_model_score_filter_with_a_checkpoint_the_project_trained(sharded, crawled, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_checkpoint(sharded, tmp_path_factory) -> Path:
+    """A checkpoint two steps into training on the shards: weights the project wrote."""
+    run = tmp_path_factory.mktemp("tiny") / "run"
     train = subprocess.run(
         [
             sys.executable,
@@ -252,7 +254,7 @@ def test_model_score_filter_with_a_checkpoint_the_project_trained(sharded, crawl
             "--shards",
             str(sharded[0]),
             "--out",
-            str(tmp_path / "run"),
+            str(run),
             "--max-steps",
             "2",
             "--batch-size",
@@ -269,7 +271,14 @@ def test_model_score_filter_with_a_checkpoint_the_project_trained(sharded, crawl
         timeout=600,
     )
     assert train.returncode == 0, train.stderr[-2000:]
-    ckpt = tmp_path / "run" / "checkpoints" / "step-0000002.pt"
+    return run / "checkpoints" / "step-0000002.pt"
+
+
+@pytest.mark.slow
+def test_model_score_filter_with_a_checkpoint_the_project_trained(
+    crawled, tiny_checkpoint, tmp_path
+):
+    ckpt = tiny_checkpoint
     out = tmp_path / "scored"
     args = [*shards_args(crawled[0], out), "--score-with", str(ckpt)]
     result = runner.invoke(app, [*args, "--top-percent", "50"])
@@ -292,3 +301,28 @@ def test_model_score_filter_with_a_checkpoint_the_project_trained(sharded, crawl
     assert all(cut == (score < cutoff) for score, cut in ranked)
     refused = runner.invoke(app, [*shards_args(crawled[0], tmp_path / "x"), "--min-score", "0.2"])
     assert refused.exit_code == 2 and "--score-with" in refused.output
+
+
+@pytest.mark.slow
+def test_semdedup_in_tasks_equals_the_one_process_reference(
+    sharded, crawled, tiny_checkpoint, tmp_path
+):
+    reference, _ = sharded
+    semantic = ["--semdedup", "0.995", "--semdedup-with", str(tiny_checkpoint)]
+    outs = {}
+    for name, extra in (("one", ["--one-process-decide"]), ("many", ["--rows-per-task", "300"])):
+        outs[name] = tmp_path / name
+        result = rerun_on_its_scan(reference, crawled[0], outs[name], *semantic, *extra)
+        assert result.exit_code == 0, result.output
+    tasks, one = read_decisions(outs["many"]), read_decisions(outs["one"])
+    assert tasks.equals(one)
+    kinds = tasks.column("dup_kind").to_pylist()
+    assert kinds.count("semantic_dup") > 0
+    # Only rows every other step kept: the same image/caption duplicates as without it.
+    before = read_decisions(reference).column("dup_kind").to_pylist()
+    assert all(
+        k == b or (b is None and k == "semantic_dup") for b, k in zip(before, kinds, strict=True)
+    )
+    assert digest(outs["many"]) == digest(outs["one"])
+    summary = json.loads((outs["many"] / "_summary.json").read_text())
+    assert summary["seconds"]["semdedup"] > 0

@@ -1,0 +1,182 @@
+"""Semantic dedup over a crawl of any size: embed per part, cluster once, dedup per cluster.
+
+    embed     per scan part    the image embeddings of the rows every other step kept
+    cluster   one task         k-means on a sample of at most SAMPLE embeddings
+    assign    per scan part    each embedding's cluster, bucketed by cluster
+    dedup     per bucket       `semantic.cluster_dups` inside each of its clusters
+
+Only rows the filters, decontamination and image/caption dedup left are embedded: a copy
+already dropped needs no second reason. The one-process reference (`reference`) runs the same
+embedding and clustering on the whole crawl and must decide the same rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from openwit.core import storage
+from openwit.core.storage import open_input
+from openwit.core.vocab import SUCCESS
+from openwit.pipeline.shards.buckets import read_bucket, write_buckets
+from openwit.pipeline.shards.dedup.semantic import SemDedupConfig, cluster_dups, kmeans
+from openwit.pipeline.shards.route import cut_reasons
+
+KIND = "semantic_dup"
+SAMPLE = 200_000  # k-means sees at most this many rows (faiss: 39-256 per centroid suffice)
+_COLUMNS = ["key", "status", "filter_reason", "model_score", "contaminated_by"]
+_IMAGE = ["crawl_shard", "image_offset", "image_size"]
+_EMBEDDERS: dict[str, object] = {}
+
+
+def candidates(part: Path, number: int, cutoff: float | None, dup_ids: np.ndarray) -> pa.Table:
+    """The part's rows every earlier step kept: (id, key, where the image lies)."""
+    t = pq.read_table(part, columns=_COLUMNS + _IMAGE)
+    ids = (np.int64(number) << 32) | np.arange(t.num_rows, dtype=np.int64)
+    reason = cut_reasons(t.column("filter_reason"), t.column("model_score"), cutoff)
+    dirty = pc.fill_null(pc.greater(pc.list_value_length(t.column("contaminated_by")), 0), False)
+    keep = pc.and_(pc.equal(t.column("status"), SUCCESS), pc.is_null(reason))
+    keep = pc.and_(keep, pc.invert(dirty)).to_numpy(zero_copy_only=False)
+    keep &= ~np.isin(ids, dup_ids)
+    return (
+        t.filter(pa.array(keep)).select(["key", *_IMAGE]).append_column("id", pa.array(ids[keep]))
+    )
+
+
+def embed_part(rows: pa.Table, crawl: str, cfg: SemDedupConfig) -> pa.Table:
+    """(id, key, embedding) of each row, its image read from the crawl's tar by offset."""
+    from openwit.pipeline.shards.model_score import ModelScorer
+
+    if cfg.checkpoint not in _EMBEDDERS:
+        _EMBEDDERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
+    shard, offset, size = (np.array(rows.column(c).to_pylist(), np.int64) for c in _IMAGE)
+    images: list[bytes] = [b""] * rows.num_rows
+    for s in np.unique(shard):  # a scan part is one crawl shard: one open tar
+        with open_input(f"{crawl}/{int(s):05d}.tar") as f:
+            for i in np.flatnonzero(shard == s):
+                f.seek(int(offset[i]))
+                images[i] = f.read(int(size[i]))
+    emb = _EMBEDDERS[cfg.checkpoint].image_embeddings(images, cfg.batch_size)
+    dim = emb.shape[1] if len(emb) else 0
+    flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), dim)
+    return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": flat})
+
+
+def matrix(t: pa.Table) -> np.ndarray:
+    col = t.column("embedding").combine_chunks()
+    dim = col.type.list_size
+    return col.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float32)
+
+
+def sample(ids: np.ndarray, total: int, limit: int = SAMPLE) -> np.ndarray:
+    """Which rows k-means sees: all of up to `limit`, else about `limit` chosen by a hash of
+    the id, so the sample does not depend on how the crawl was split into parts."""
+    if total <= limit:
+        return np.ones(len(ids), bool)
+    h = (ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(11)
+    return h < np.uint64(int(limit / total * 2**53))
+
+
+def centroids(files_or_tables: list, cfg: SemDedupConfig) -> np.ndarray:
+    """k-means over the sample, in id order (the same input from any partitioning); reads
+    one part at a time, keeping only its sampled rows."""
+
+    def rows(x) -> int:
+        return x.num_rows if isinstance(x, pa.Table) else pq.read_metadata(x).num_rows
+
+    total = sum(rows(x) for x in files_or_tables)
+    if total == 0:
+        return np.zeros((0, 0), np.float32)
+    picked = []
+    for x in files_or_tables:
+        t = x if isinstance(x, pa.Table) else pq.read_table(x)
+        picked.append(t.filter(pa.array(sample(t.column("id").to_numpy(), total))))
+    t = pa.concat_tables(picked).sort_by("id")
+    k = cfg.clusters or max(1, round(np.sqrt(total / 2)))
+    c, _ = kmeans(matrix(t), k, cfg.iterations, cfg.seed)
+    return c
+
+
+def assign(t: pa.Table, c: np.ndarray, buckets: int) -> pa.Table:
+    x = matrix(t)
+    cluster = np.argmax(x @ c.T, axis=1).astype(np.int32) if len(x) else np.zeros(0, np.int32)
+    return t.append_column("cluster", pa.array(cluster)).append_column(
+        "bucket", pa.array(cluster % buckets, pa.int32())
+    )
+
+
+def dedup_clusters(t: pa.Table, c: np.ndarray, cfg: SemDedupConfig) -> pa.Table:
+    """(id, dup_kind, dup_of key) for every semantic duplicate among `t`'s clusters."""
+    if t.num_rows == 0:
+        return pa.table(
+            {
+                "id": pa.array([], pa.int64()),
+                "dup_kind": pa.array([], pa.string()),
+                "dup_of": pa.array([], pa.string()),
+            }
+        )
+    t = t.sort_by("id")
+    ids, keys = t.column("id").to_numpy(), t.column("key").to_pylist()
+    x, cl = matrix(t), t.column("cluster").to_numpy()
+    out_id, out_of = [], []
+    for k in np.unique(cl):
+        members = np.flatnonzero(cl == k)
+        dup = cluster_dups(x[members], c[k], ids[members], cfg.threshold)
+        for j in np.flatnonzero(dup >= 0):
+            out_id.append(ids[members[j]])
+            out_of.append(keys[members[dup[j]]])
+    order = np.argsort(np.array(out_id, np.int64), kind="stable")
+    return pa.table(
+        {
+            "id": pa.array(np.array(out_id, np.int64)[order], pa.int64()),
+            "dup_kind": pa.array([KIND] * len(out_id), pa.string()),
+            "dup_of": pa.array([out_of[i] for i in order], pa.string()),
+        }
+    )
+
+
+# -- the partitioned steps (partitioned.run_task calls these) -----------------------------
+def embed_step(part: Path, number: int, d: Path, crawl: str, cutoff, cfg: SemDedupConfig) -> None:
+    path = d / "sem_embed" / f"{number:05d}.parquet"
+    if not path.is_file():
+        ids = pq.read_table(d / "dups.parquet", columns=["id"]).column("id").to_numpy()
+        storage.write_parquet(embed_part(candidates(part, number, cutoff, ids), crawl, cfg), path)
+
+
+def cluster_step(d: Path, cfg: SemDedupConfig) -> None:
+    path = d / "sem_centroids.npy"
+    if not path.is_file():
+        files = sorted((d / "sem_embed").glob("*.parquet"))
+        with storage.atomic_output(path) as f:
+            np.save(f, centroids(files, cfg))
+
+
+def assign_step(number: int, d: Path, buckets: int) -> None:
+    path = d / "sem_assigned" / f"{number:05d}.arrow"
+    if not path.is_file():
+        t = pq.read_table(d / "sem_embed" / f"{number:05d}.parquet")
+        write_buckets(assign(t, np.load(d / "sem_centroids.npy"), buckets), "bucket", path)
+
+
+def dedup_step(bucket: int, d: Path, cfg: SemDedupConfig) -> None:
+    path = d / "sem_dups" / f"{bucket:05d}.parquet"
+    if not path.is_file():
+        files = sorted((d / "sem_assigned").glob("*.arrow"))
+        t = read_bucket(files, "bucket", bucket)
+        storage.write_parquet(dedup_clusters(t, np.load(d / "sem_centroids.npy"), cfg), path)
+
+
+def reference(parts: list[Path], crawl: str, cutoff, dup_ids: np.ndarray, cfg) -> pa.Table:
+    """The one-process decision: every part embedded here, clustered, deduped at once."""
+    numbers = [int(p.stem) for p in parts]
+    tables = [
+        embed_part(candidates(p, n, cutoff, dup_ids), crawl, cfg)
+        for p, n in zip(parts, numbers, strict=True)
+    ]
+    c = centroids(tables, cfg)
+    rows = pa.concat_tables(tables)
+    return dedup_clusters(assign(rows, c, 1) if rows.num_rows else rows, c, cfg)

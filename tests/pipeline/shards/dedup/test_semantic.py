@@ -1,0 +1,118 @@
+"""Semantic dedup (SemDeDup): the step on planted embeddings, and its partitioned tasks."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from openwit.pipeline.shards.dedup import semantic_tasks as sem
+from openwit.pipeline.shards.dedup.semantic import (
+    SemDedupConfig,
+    cluster_dups,
+    kmeans,
+    normalise,
+    semantic_dups,
+)
+
+
+def planted(n_topics=40, per_topic=12, dups=3, dim=32, seed=0):
+    """Topics of distinct items (cosine well below 0.9 to each other), and for some items a
+    few re-renders: the item plus small noise (cosine above 0.97)."""
+    rng = np.random.default_rng(seed)
+    centres = normalise(rng.normal(size=(n_topics, dim)))
+    x, truth = [], []
+    for t in range(n_topics):
+        for _ in range(per_topic):
+            base = normalise((centres[t] + 0.6 * rng.normal(size=dim) / np.sqrt(dim))[None])[0]
+            x.append(base)
+            truth.append(-1)
+            if rng.random() < 0.3:
+                src = len(x) - 1
+                for _ in range(dups):
+                    x.append(
+                        normalise((base + 0.03 * rng.normal(size=dim) / np.sqrt(dim))[None])[0]
+                    )
+                    truth.append(src)
+    return np.array(x, np.float32), np.array(truth)
+
+
+def _groups(of: np.ndarray) -> np.ndarray:
+    root = np.arange(len(of))
+    root[of >= 0] = of[of >= 0]
+    return root
+
+
+@pytest.mark.parametrize("faiss", [True, False])
+def test_semdedup_finds_the_planted_re_renders_and_nothing_else(faiss, monkeypatch):
+    if not faiss:
+        monkeypatch.setitem(__import__("sys").modules, "faiss", None)
+    elif pytest.importorskip("faiss") is None:
+        pytest.skip("faiss-cpu is not installed")
+    x, truth = planted()
+    dup = semantic_dups(x, SemDedupConfig(threshold=0.95, checkpoint=None, clusters=None))
+    group = _groups(truth)
+    removable = sum(len(np.flatnonzero(group == g)) - 1 for g in np.unique(group))
+    dropped = np.flatnonzero(dup >= 0)
+    # Precision: every drop points into its own group; recall: each group keeps one.
+    assert all(group[i] == group[dup[i]] for i in dropped)
+    assert len(dropped) >= 0.95 * removable
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        assert (dup[members] < 0).sum() >= 1  # a group never loses every copy
+
+
+def test_the_survivor_is_the_member_farthest_from_the_centroid():
+    centroid = normalise(np.array([[1.0, 0, 0]]))[0]
+    near = normalise(np.array([[1.0, 0.05, 0], [1.0, 0.06, 0.0]]))  # two prototypes
+    x = np.vstack([near, normalise(np.array([[1.0, 0.3, 0.0]]))])  # and an outlier
+    dup = cluster_dups(x, centroid, np.arange(3), threshold=0.9)
+    # The outlier stays (SemDeDup's rule); each other points at its closest earlier mate.
+    assert dup.tolist() == [1, 2, -1]
+    # The answer does not depend on the members' order.
+    perm = np.array([2, 0, 1])
+    again = cluster_dups(x[perm], centroid, perm, threshold=0.9)
+    assert [perm[a] if a >= 0 else -1 for a in again] == [-1, 1, 2]
+
+
+def test_kmeans_puts_every_row_in_its_nearest_cluster():
+    x, _ = planted(n_topics=8, per_topic=20, dups=0)
+    c, assign = kmeans(x, 8, 20, 0)
+    assert np.allclose(np.linalg.norm(c, axis=1), 1, atol=1e-5)
+    assert (assign == np.argmax(normalise(x) @ c.T, axis=1)).all()
+
+
+def test_clustered_in_buckets_equals_all_at_once():
+    x, _ = planted(seed=3)
+    ids = (np.arange(len(x), dtype=np.int64) % 7 << 32) | np.arange(len(x), dtype=np.int64)
+    dim = x.shape[1]
+    t = pa.table(
+        {
+            "id": pa.array(ids),
+            "key": pa.array([f"k{i}" for i in range(len(x))]),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim),
+        }
+    )
+    cfg = SemDedupConfig(threshold=0.95, checkpoint=None)
+    # Parts in any split and order give the same centroids; buckets the same duplicates.
+    parts = [t.filter(pa.array(ids >> 32 == p)) for p in range(7)]
+    c = sem.centroids(parts[::-1], cfg)
+    assert np.array_equal(c, sem.centroids([t], cfg))
+    whole = sem.dedup_clusters(sem.assign(t, c, 1), c, cfg)
+    split = pa.concat_tables(
+        [
+            sem.dedup_clusters(b.filter(pa.array(b.column("bucket").to_numpy() == k)), c, cfg)
+            for b in [sem.assign(t, c, 5)]
+            for k in range(5)
+        ]
+    ).sort_by("id")
+    assert whole.num_rows > 0 and whole.equals(split)
+
+
+def test_a_threshold_without_a_model_is_refused(tmp_path):
+    from openwit.pipeline.shards.job import ShardsConfig
+
+    with pytest.raises(ValueError, match="--semdedup-with"):
+        ShardsConfig(semdedup=SemDedupConfig(threshold=0.9))
+    with pytest.raises(ValueError, match="no checkpoint"):
+        ShardsConfig(semdedup=SemDedupConfig(threshold=0.9, checkpoint=str(tmp_path / "x.pt")))
+    with pytest.raises(ValueError, match="cosine"):
+        SemDedupConfig(threshold=1.5, checkpoint="x")
