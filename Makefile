@@ -11,7 +11,7 @@ SANDBOX ?= data/sandbox
 TORCH_INDEX ?=
 QUERIES ?= data/queries
 
-.PHONY: help install sources system-packages test test-fast lint format sandbox serve queries bench bench-peers crawl shards sql train clean
+.PHONY: help install sources system-packages test test-fast lint format sandbox serve queries bench bench-peers crawl shards sql train ablate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -85,6 +85,7 @@ bench: queries sandbox bench-peers ## side-by-side benchmarks; results in bench/
 	$(BIN)/python -m bench.dedup
 	$(BIN)/python -m bench.shards_scale
 	$(BIN)/python -m bench.end_to_end
+	$(BIN)/python -m bench.semdedup
 	$(BIN)/python -m bench.loader --shards data/bench/e2e/shards
 	$(BIN)/python -m bench.train --shards data/bench/e2e/shards
 	$(BIN)/python -m bench.emoji_ceiling --epochs 12
@@ -99,6 +100,9 @@ shards: install ## filter, dedupe, decontaminate data/crawl into data/shards (+ 
 sql: install ## run SQL over data/shards' views: make sql Q="SELECT * FROM drops_by_reason"
 	@test -n "$(Q)" || { echo 'usage: make sql Q="SELECT * FROM drops_by_reason"'; exit 2; }
 	$(BIN)/openwit sql "$(Q)"
+
+ablate: install ## the curation table: every arm's shards, trained on equal pairs over 3 seeds (docs/curation.md)
+	$(BIN)/openwit ablate $(ABLATE_ARGS)
 
 train: install ## train the default CLIP on data/shards into data/train/default, then evaluate
 	$(BIN)/openwit train $(TRAIN_ARGS)

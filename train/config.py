@@ -58,6 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 100  # steps; and at every epoch end
     log_every: int = 10
     eval_dir: str | None = None
+    zero_shot_only: bool = False  # evaluate without linear and few-shot probes (ablations)
     contamination: str | None = None  # the shards' contamination.parquet
     seed: int = 0
     resume: str | None = None  # "latest" or a checkpoint path

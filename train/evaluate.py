@@ -192,8 +192,10 @@ def evaluate(
     root: str | Path,
     device="cpu",
     contamination: dict[str, set[str]] | None = None,
+    probes: bool = True,
 ) -> dict:
-    """The `eval.json` dict: zero_shot, retrieval, linear_probe (fractions in 0-1), overlap."""
+    """The `eval.json` dict: zero_shot, retrieval, linear_probe (fractions in 0-1), overlap;
+    `probes=False` leaves out the linear and few-shot probes (their fits cost the most)."""
     root = Path(root)
     classes = (
         json.loads((root / "classes.json").read_text()) if (root / "classes.json").is_file() else {}
@@ -227,8 +229,9 @@ def evaluate(
         weights = classifier(model, tokenizer, names, templates.get(name, TEMPLATES), device)
         result["zero_shot"][name], correct = zero_shot(feats, labels, weights)
         result["zero_shot"][name]["classes"] = folders
-        result["linear_probe"][name] = linear_probe(feats.numpy(), labels)
-        if name in FEW_SHOT_SETS:
+        if probes:
+            result["linear_probe"][name] = linear_probe(feats.numpy(), labels)
+        if probes and name in FEW_SHOT_SETS:
             top1 = result["zero_shot"][name]["top1"]
             result.setdefault("few_shot", {})[name] = few_shot(feats.numpy(), labels, top1)
         if contamination is not None and name in contamination:

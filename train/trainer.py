@@ -223,6 +223,7 @@ def train(cfg: TrainConfig) -> dict:
                     cfg.eval_dir,
                     device,
                     evaluate.load_contamination(cfg.contamination),
+                    probes=not cfg.zero_shot_only,
                 )
                 log.metrics({"step": step, "epoch": epoch, "eval": _headline(result)})
                 result = {**result, "step": step, "epoch": epoch}

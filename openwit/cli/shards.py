@@ -64,6 +64,22 @@ def shards(
     semdedup_clusters: Annotated[
         int | None, typer.Option(help="k-means clusters (default: about sqrt(rows / 2)).")
     ] = None,
+    filters: Annotated[
+        bool, typer.Option(help="DataComp's basic filters (--no-filters: ablations).")
+    ] = True,
+    dedup: Annotated[
+        bool, typer.Option(help="Exact and near-duplicate images (--no-dedup: no hashes at all).")
+    ] = True,
+    decontaminate: Annotated[
+        bool, typer.Option(help="Drop copies of evaluation images (--no-decontaminate).")
+    ] = True,
+    balance: Annotated[
+        int | None,
+        typer.Option(help="MetaCLIP balancing here, at this cap per entry (a crawl run --t huge)."),
+    ] = None,
+    max_samples: Annotated[
+        int | None, typer.Option(help="Keep a uniform subsample of at most this many.")
+    ] = None,
     rows_per_task: Annotated[
         int, typer.Option(help="Rows (or image hashes) one decision task holds.")
     ] = 2_000_000,
@@ -80,7 +96,7 @@ def shards(
 ) -> None:
     """Filter, dedupe and decontaminate a crawl into shuffled WebDataset shards, with
     candidates.parquet, DuckDB views and report.html."""
-    from openwit.pipeline.shards import filters
+    from openwit.pipeline.shards import filters as F
     from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
     from openwit.pipeline.shards.dedup.images import DedupConfig
     from openwit.pipeline.shards.dedup.semantic import SemDedupConfig
@@ -96,11 +112,14 @@ def shards(
             shard_size=shard_size,
             seed=seed,
             scan=ScanConfig(
-                image=filters.ImageFilter(min_side=min_side, max_aspect=max_aspect),
-                language=filters.LanguageFilter(
+                image=F.ImageFilter(min_side=min_side, max_aspect=max_aspect),
+                language=F.LanguageFilter(
                     languages=tuple(x.strip() for x in languages.split(",") if x.strip()),
                     min_score=lang_min_score,
                 ),
+                filters=filters,
+                fingerprints=dedup,
+                balance_t=balance,
                 model_score=ModelScoreConfig(
                     checkpoint=str(score_with) if score_with else None,
                     min_score=min_score,
@@ -124,6 +143,8 @@ def shards(
                 clusters=semdedup_clusters,
                 seed=seed,
             ),
+            decontaminate=decontaminate and dedup,
+            max_samples=max_samples,
             partitioned=not one_process_decide,
             rows_per_task=rows_per_task,
             decide_memory=decide_memory,

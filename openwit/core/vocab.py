@@ -27,6 +27,7 @@ class Stage(StrEnum):
     FILTER = "filter"
     DECONTAMINATE = "decontaminate"
     DEDUP = "dedup"
+    SUBSAMPLE = "subsample"  # --max-samples: beyond the uniform subsample (ablations)
 
 
 class Pool(StrEnum):
@@ -52,3 +53,4 @@ class Reason(StrEnum):
     MISSING_FROM_TAR = "missing_from_tar"
     DECODE_ERROR = "decode_error"
     MODEL_SCORE = "model_score"
+    MAX_SAMPLES = "max_samples"

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from openwit.core import storage
-from openwit.core.vocab import SUCCESS, Reason, Stage
+from openwit.core.vocab import SUCCESS, Pool, Reason, Stage
 from openwit.pipeline.shards import decontaminate, shuffle
 from openwit.pipeline.shards.dedup import semantic_tasks
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig, near_caption_pairs
@@ -86,7 +86,9 @@ def drop_reasons(rows: list[dict], dup_kind: list, contaminated: list) -> tuple[
     stage, reason = [None] * len(rows), [None] * len(rows)
     for i, r in enumerate(rows):
         if r["filter_reason"] is not None:
-            stage[i], reason[i] = Stage.FILTER, r["filter_reason"]
+            balanced = r["filter_reason"] == Pool.BALANCED_OUT  # --balance (ablations)
+            stage[i] = Stage.BALANCE if balanced else Stage.FILTER
+            reason[i] = r["filter_reason"]
         elif contaminated[i]:
             stage[i], reason[i] = Stage.DECONTAMINATE, Reason.CONTAMINATED
         elif dup_kind[i]:

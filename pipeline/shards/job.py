@@ -44,6 +44,7 @@ from openwit.pipeline.shards import (
     quantile,
     report,
     shuffle,
+    subsample,
 )
 from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, write_reference
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
@@ -67,9 +68,15 @@ class ShardsConfig:
     partitioned: bool = True  # the decision as partitioned tasks; False: in one process
     rows_per_task: int = 2_000_000  # how many rows (or image hashes) a decision task holds
     decide_memory: str | None = None  # DuckDB's memory limit in the link task, e.g. 4GB
+    decontaminate: bool = True  # False: no evaluation sets, not even the sandbox's
+    max_samples: int | None = None  # keep a uniform subsample of at most this many
 
     def __post_init__(self) -> None:
         self.semdedup.check_model()
+        if self.max_samples is not None and self.max_samples < 1:
+            raise ValueError(f"--max-samples {self.max_samples}: give >= 1")
+        if self.scan.balance_t is not None and self.scan.balance_t < 1:
+            raise ValueError(f"--balance {self.scan.balance_t}: give a cap >= 1 per entry")
 
 
 ShardsConfigMismatch = jobs.ConfigMismatch
@@ -87,6 +94,7 @@ class ScanTask:
     scan: ScanConfig
     dedup: DedupConfig  # the match test, also for copies of evaluation images
     evals: Shared | None  # every evaluation image's fingerprint, one copy per worker
+    balance: Shared | None = None  # --balance: each entry's keep probability over the pool
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,9 @@ def scan_task(spec: ScanTask) -> dict:
     base = f"{spec.crawl}/{sid:05d}"
     try:
         evals = get_shared(spec.evals) if spec.evals is not None else None
+        p = get_shared(spec.balance) if spec.balance is not None else None
         table, error = scan_shard(
-            f"{base}.parquet", f"{base}.tar", sid, spec.scan, evals, spec.dedup
+            f"{base}.parquet", f"{base}.tar", sid, spec.scan, evals, spec.dedup, p
         )
     except (OSError, pa.ArrowInvalid) as e:  # the crawl's own table is unreadable: skip it
         return {"shard": sid, "error": f"{base}.parquet: {e}", "skipped": True}
@@ -143,6 +152,23 @@ def score_cutoff(parts: list[Path], executor, percent: float) -> float:
     return 0.0 if cutoff is None else cutoff
 
 
+def balance_probabilities(crawl: str, t: int) -> np.ndarray:
+    """Each entry's keep probability, min(1, t / count), counted over the crawl's pool (every
+    matched pair, fetched or not), as the crawl's own balancing counts."""
+    from openwit.pipeline.crawl.balance import probabilities
+    from openwit.pipeline.crawl.match import entry_counts
+
+    counts = np.zeros(0, np.int64)
+    for part in sorted(Path(crawl, "_pool").glob("*.parquet")):
+        cols = [c for c in ("matched", "optout") if c in pq.read_schema(part).names]
+        table = pq.read_table(part, columns=cols)
+        flat = pc.list_flatten(table.column("matched")).to_numpy(zero_copy_only=False)
+        c = entry_counts(table, int(flat.max()) + 1 if len(flat) else 0)
+        counts = np.pad(counts, (0, max(0, len(c) - len(counts))))
+        counts[: len(c)] += c
+    return probabilities(counts, t)
+
+
 def write_task(spec: WriteTask) -> dict:
     path, placement = shuffle.shard_path(spec.out, spec.shard), [Path(p) for p in spec.placement]
     if path.is_file():
@@ -175,7 +201,9 @@ def run(cfg: ShardsConfig, make_executor) -> dict:
         )
     crawl_cfg = json.loads((crawl / jobs.CONFIG).read_text())["config"]
     sandbox = Path(crawl_cfg["sandbox"]) if crawl_cfg.get("sandbox") else None
-    if cfg.eval_dir is None and sandbox is not None and (sandbox / "eval").is_dir():
+    if not cfg.decontaminate:
+        cfg = replace(cfg, eval_dir=None)
+    elif cfg.eval_dir is None and sandbox is not None and (sandbox / "eval").is_dir():
         cfg = replace(cfg, eval_dir=str(sandbox / "eval"))
     if cfg.queries is None:
         cfg = replace(cfg, queries=crawl_cfg.get("queries"))
@@ -217,8 +245,12 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     if evals:  # fingerprinted once here, matched inside every scan task
         eval_set = decontaminate.EvalSet.of(evals, decontaminate.fingerprint_evals(evals))
         shared = executor.put(f"evals-{eval_set.digest}", eval_set)
+    balance = None
+    if cfg.scan.balance_t is not None:  # MetaCLIP's rule over the crawl's whole pool
+        p = balance_probabilities(cfg.crawl, cfg.scan.balance_t)
+        balance = executor.put(f"balance-{cfg.scan.balance_t}", p)
     specs = [
-        ScanTask(str(out), cfg.crawl, s, cfg.scan, cfg.dedup, shared)
+        ScanTask(str(out), cfg.crawl, s, cfg.scan, cfg.dedup, shared, balance)
         for s in crawl_shards(cfg.crawl)
     ]
     scanned = [res for _, res in executor.map(scan_task, specs, "scan")]
@@ -256,6 +288,10 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
         else:  # the reference: every scanned row in this process
             placed = write_reference(cfg, out, parts, evals, cutoff)
         placed = {k: placed[k] for k in ("group_counts", "contaminated")}
+        if cfg.max_samples is not None:
+            placed["group_counts"] = subsample.subsample(
+                out, placed["group_counts"], cfg.shard_size, cfg.max_samples
+            )
         atomic_write_text(placed_path, json.dumps(placed))
         # The decision's scratch (about 500 bytes a row) goes once its outcome is written.
         shutil.rmtree(out / "_decide", ignore_errors=True)

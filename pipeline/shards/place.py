@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from openwit.core import storage
-from openwit.core.vocab import SUCCESS, Reason, Stage
+from openwit.core.vocab import SUCCESS, Pool, Reason, Stage
 from openwit.pipeline.shards.buckets import SUFFIX, read_bucket, write_buckets
 from openwit.pipeline.shards.route import cut_reasons
 from openwit.pipeline.shards.shuffle import WRITE_COLUMNS, order_keys
@@ -74,9 +74,10 @@ def decide_part(
     contaminated = pc.if_else(dirty, contaminated, pa.scalar(None, contaminated.type))
     filtered, duped = pc.is_valid(reason), pc.is_valid(dup_kind)
     null = pa.scalar(None, pa.string())
+    balanced = pc.fill_null(pc.equal(reason, Pool.BALANCED_OUT.value), False)
     stage = pc.if_else(
         filtered,
-        Stage.FILTER.value,
+        pc.if_else(balanced, Stage.BALANCE.value, Stage.FILTER.value),
         pc.if_else(dirty, Stage.DECONTAMINATE.value, pc.if_else(duped, Stage.DEDUP.value, null)),
     )
     why = pc.if_else(

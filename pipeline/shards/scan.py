@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openwit.core.storage import open_input, read_table
-from openwit.core.vocab import SUCCESS, Reason
+from openwit.core.vocab import SUCCESS, Pool, Reason
 from openwit.pipeline.shards import filters as F
 from openwit.pipeline.shards.decontaminate import EvalSet, contaminated_by
 from openwit.pipeline.shards.dedup.images import DedupConfig, Fingerprint, fingerprint
@@ -52,6 +52,10 @@ class ScanConfig:
     image: F.ImageFilter = field(default_factory=F.ImageFilter)
     language: F.LanguageFilter = field(default_factory=F.LanguageFilter)
     model_score: ModelScoreConfig = field(default_factory=ModelScoreConfig)
+    # Switches for ablations (`openwit ablate`): a step that is off leaves its rows alone.
+    filters: bool = True  # False: only unusable images drop (decode errors, missing members)
+    fingerprints: bool = True  # False: no image hashes, so no dedup and no decontamination
+    balance_t: int | None = None  # MetaCLIP's cap per entry, applied here over the crawl's pool
 
 
 def _members(tar_path: str) -> dict[str, dict[str, tuple[int, int]]]:
@@ -80,6 +84,7 @@ def scan_shard(
     cfg: ScanConfig,
     evals: EvalSet | None = None,
     dedup: DedupConfig | None = None,
+    balance_p: np.ndarray | None = None,
 ) -> tuple[pa.Table, str | None]:
     """(the shard's rows with SCAN_COLUMNS added, an error message or None). With `evals`,
     each row names the evaluation images it copies (the same test as near-dup dedup)."""
@@ -98,7 +103,10 @@ def scan_shard(
     except (OSError, tarfile.TarError) as e:
         members, error = {}, f"{tar_path}: {e}"
     keyed = table.append_column("lang_score", pa.array(cols["lang_score"], pa.float32()))
-    reasons = F.first_reasons(keyed, [cfg.caption, cfg.image, cfg.language], ok)
+    steps = [cfg.caption, cfg.image, cfg.language] if cfg.filters else []
+    if balance_p is not None:  # balancing first: it decides which pairs are in the pool
+        steps.insert(0, Balanced(balance_p, cfg.balance_t))
+    reasons = F.first_reasons(keyed, steps, ok)
     keys = table.column("key").to_pylist()
     to_score: list[tuple[int, bytes]] = []
     with open_input(tar_path) if members else nullcontext() as f:
@@ -119,8 +127,9 @@ def scan_shard(
             except Exception:  # noqa: BLE001 - any undecodable image is one row's problem
                 reasons[i] = Reason.DECODE_ERROR
                 continue
-            cols["pixels"][i], cols["dhash"][i], cols["thumbs"][i] = fp.pixels, fp.dhash, fp.thumbs
-            cols["phash"][i] = [int(x) for x in fp.phash]
+            if cfg.fingerprints:
+                cols["pixels"][i], cols["dhash"][i] = fp.pixels, fp.dhash
+                cols["thumbs"][i], cols["phash"][i] = fp.thumbs, [int(x) for x in fp.phash]
             cols["image_ext"][i] = image_ext
             cols["image_offset"][i], cols["image_size"][i] = parts[image_ext]
             cols["text_offset"][i], cols["text_size"][i] = parts["txt"]
@@ -128,7 +137,7 @@ def scan_shard(
                 to_score.append((i, image))
     if to_score:
         _score(to_score, table.column("caption").to_pylist(), cols, reasons, cfg.model_score)
-    if evals is not None:
+    if evals is not None and cfg.fingerprints:
         prints = [
             Fingerprint(p, np.array(h, np.uint64), d, t) if p is not None else None
             for p, h, d, t in zip(
@@ -140,6 +149,20 @@ def scan_shard(
     for fld in SCAN_COLUMNS:
         table = table.append_column(fld, pa.array(cols[fld.name], fld.type))
     return table, error
+
+
+class Balanced:
+    """MetaCLIP's balancing as a filter (crawl/balance.py's rule and hashes): a pair the
+    crawl's balancing would not have selected goes with `balanced_out`."""
+
+    def __init__(self, p: np.ndarray, t: int | None) -> None:
+        self.p, self.t = p, t
+
+    def reasons(self, table: pa.Table) -> list[str | None]:
+        from openwit.pipeline.crawl.balance import keep_mask
+
+        keep = keep_mask(table, self.p, 0)
+        return [None if k else Pool.BALANCED_OUT.value for k in keep]
 
 
 def _score(

@@ -85,7 +85,12 @@ def write_placed_shard(out: str | Path, shard: int, placement: list[Path], crawl
     samples = []
     for r in rows.sort_by("position").to_pylist():
         meta = {k: r[k] for k in META}
-        meta.update(phash=f"{r['phash'][0]:016x}", dhash=f"{r['dhash']:016x}", shard=shard)
+        hashed = r["phash"] is not None  # --no-dedup fingerprints nothing
+        meta.update(
+            phash=f"{r['phash'][0]:016x}" if hashed else None,
+            dhash=f"{r['dhash']:016x}" if hashed else None,
+            shard=shard,
+        )
         samples.append({**r, "meta": meta})
     return write_final_shard(out, shard, samples, crawl)
 

@@ -1,0 +1,1 @@
+"""Ablations: what each curation step buys, measured the way DataComp measures it."""
