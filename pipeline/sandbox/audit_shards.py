@@ -6,7 +6,8 @@ Counted over the downloaded images the job scanned, row by row:
   images holds g - 1) that were marked as duplicates (an identical group whose survivor then
   went as a near duplicate is marked near_image throughout, pointing at the row that stayed);
 - near duplicates: the same over the rows left after exact dedup, with "same content"
-  (one drawing or scene, whatever edit was applied) in place of "same image";
+  (one drawing or scene, whatever edit was applied) in place of "same image"; a drop is also
+  right when both are emoji scenes of the same art, concepts and backdrop (`_look`);
 - semantic duplicates: one emoji scene drawn in both served styles, among the rows image
   dedup left; precision against the same scene (and, looser, the same concepts);
 - contamination: planted copies of evaluation images marked with the right evaluation id;
@@ -35,6 +36,19 @@ def _pixels(t: dict) -> tuple:
     )
     codec = ("png",) if t["fmt"] == "png" else (t["fmt"], t["quality"])
     return (t["content_id"], *edit, *codec, t["width"], t["height"])
+
+
+def _look(t: dict) -> tuple | None:
+    """What an emoji scene looks like: its style's art of the same concepts on the same
+    backdrop. The web shows one icon on many pages and so does the sandbox, which draws a
+    popular emoji on the same background many times at nearby sizes and places: two such
+    images are near duplicates to any eye, though planted as different scenes."""
+    if t.get("emoji_seed") is None:
+        return None
+    from openwit.pipeline.sandbox import emoji
+
+    s = emoji.scene_from_seed(t["emoji_seed"], tuple(t["emoji_concepts"]), t.get("emoji_style"))
+    return (s.style, tuple(sorted(s.concepts)), s.background)
 
 
 def _ratio(a: int, b: int) -> float:
@@ -66,7 +80,11 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
 
     survivors = [r for r in scanned if r["dup_kind"] not in EXACT]
     near = [r for r in survivors if r["dup_kind"] == "near_image"]
-    near_ok = sum(of[r["key"]]["content_id"] == of[r["dup_of"]]["content_id"] for r in near)
+    near_ok = sum(
+        of[r["key"]]["content_id"] == of[r["dup_of"]]["content_id"]
+        or _look(of[r["key"]]) == _look(of[r["dup_of"]]) is not None
+        for r in near
+    )
     by_content: dict[str, list] = defaultdict(list)
     for r in survivors:
         by_content[of[r["key"]]["content_id"]].append(r["key"])

@@ -147,3 +147,22 @@ def test_semantic_duplicates_redraw_a_served_scene_in_the_other_style(emoji_sand
         assert a.items == b.items and a.background == b.background  # the same composition
         assert {a.style, b.style} == set(emoji.SERVED_STYLES)  # drawn by the other hand
         assert c["content_id"] != src["content_id"]  # not a copy: near-dedup must not see one
+
+
+def test_the_audit_calls_the_same_art_on_the_same_backdrop_one_look():
+    from openwit.pipeline.sandbox.audit_shards import _look
+
+    def row(seed, concepts, style=None):
+        return {"emoji_seed": seed, "emoji_concepts": concepts, "emoji_style": style}
+
+    a = row(1, [5])
+    same = next(
+        row(s, [5])
+        for s in range(2, 500)
+        if _look(row(s, [5]))[::2] == _look(a)[::2]  # the same style and backdrop
+    )
+    assert _look(same) == _look(a)
+    assert _look(row(1, [6])) != _look(a)  # another concept
+    other = "twitter" if _look(a)[0] == "google" else "google"
+    assert _look(row(1, [5], other)) != _look(a)  # the other style: a semantic duplicate
+    assert _look({"emoji_seed": None}) is None
