@@ -24,7 +24,7 @@ NEEDS_SCORER = ("semdedup", "full")  # their steps embed with a trained model
 @dataclass(frozen=True)
 class Recipe:
     balance_t: int = 700  # the sandbox crawl's own cap per entry (pipeline/sandbox/presets.py)
-    semdedup: float = 0.95  # cosine threshold
+    semdedup: float = 0.99  # cosine threshold (0.95 drops a third of the sandbox: docs/curation.md)
     top_percent: float = 70.0  # the model-score filter keeps this share of pairs
 
 

@@ -7,7 +7,7 @@ style); `audit_shards` scores the drops against them. Cost: the semantic steps' 
 (embedding included) against the whole `make shards` of the end-to-end run.
 Writes bench/results/semdedup.json.
     python -m bench.end_to_end        # first: the crawl, the shards and a checkpoint
-    python -m bench.semdedup [--checkpoint C] [--thresholds 0.9,0.95,0.98]
+    python -m bench.semdedup [--checkpoint C] [--thresholds 0.98,0.99,0.995]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def latest_checkpoint(run: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", type=Path, default=None)
-    ap.add_argument("--thresholds", default="0.9,0.95,0.98")
+    ap.add_argument("--thresholds", default="0.98,0.99,0.995")
     ap.add_argument("--out", default="bench/results/semdedup.json")
     args = ap.parse_args()
     ckpt = args.checkpoint or latest_checkpoint(Path("data/train/bench-e2e"))

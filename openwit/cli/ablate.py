@@ -21,7 +21,7 @@ def ablate(
     seeds: Annotated[str, typer.Option(help="Training seeds per arm, comma-separated.")] = "0,1,2",
     epochs: Annotated[int, typer.Option(help="Epochs over each arm's equal-size shards.")] = 2,
     balance: Annotated[int, typer.Option(help="MetaCLIP's cap per query entry.")] = 700,
-    semdedup: Annotated[float, typer.Option(help="SemDeDup's cosine threshold.")] = 0.95,
+    semdedup: Annotated[float, typer.Option(help="SemDeDup's cosine threshold.")] = 0.99,
     top_percent: Annotated[
         float, typer.Option(help="The model-score filter keeps this share of pairs.")
     ] = 70.0,
