@@ -60,36 +60,35 @@ class ModelScorer:
     def image_embeddings(self, images: list[bytes], batch_size: int = 64) -> np.ndarray:
         """Unit image embeddings (float32, one row per image)."""
         import torch
-        from PIL import Image
 
-        out = []
         with torch.no_grad():
-            for i in range(0, len(images), batch_size):
-                ims = []
-                for data in images[i : i + batch_size]:
-                    with Image.open(io.BytesIO(data)) as im:
-                        ims.append(self.transform(im.convert("RGB")))
-                img = self.model.encode_image(torch.stack(ims))
-                out.append(torch.nn.functional.normalize(img, dim=-1).float().numpy())
+            out = [
+                self._images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)
+            ]
         if not out:
             dim = getattr(self.model, "embed_dim", None) or self.model.text_projection.shape[1]
             return np.zeros((0, dim), np.float32)
-        return np.concatenate(out)
+        return np.concatenate([o.float().numpy() for o in out])
 
     def scores(self, images: list[bytes], captions: list[str], batch_size: int = 64) -> np.ndarray:
+        """Each pair's image-text cosine."""
         import torch
-        from PIL import Image
 
         out = []
         with torch.no_grad():
             for i in range(0, len(images), batch_size):
-                ims = []
-                for data in images[i : i + batch_size]:
-                    with Image.open(io.BytesIO(data)) as im:
-                        ims.append(self.transform(im.convert("RGB")))
-                img = self.model.encode_image(torch.stack(ims))
+                img = self._images(images[i : i + batch_size])
                 txt = self.model.encode_text(self.tokenizer(captions[i : i + batch_size]))
-                img = torch.nn.functional.normalize(img, dim=-1)
                 txt = torch.nn.functional.normalize(txt, dim=-1)
                 out.append((img * txt).sum(-1).numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def _images(self, batch: list[bytes]):
+        import torch
+        from PIL import Image
+
+        ims = []
+        for data in batch:
+            with Image.open(io.BytesIO(data)) as im:
+                ims.append(self.transform(im.convert("RGB")))
+        return torch.nn.functional.normalize(self.model.encode_image(torch.stack(ims)), dim=-1)
