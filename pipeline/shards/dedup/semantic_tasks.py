@@ -24,6 +24,7 @@ from openwit.core.storage import open_input
 from openwit.core.vocab import SUCCESS
 from openwit.pipeline.shards.buckets import read_bucket, write_buckets
 from openwit.pipeline.shards.dedup.semantic import SemDedupConfig, cluster_dups, kmeans
+from openwit.pipeline.shards.place import DUPS
 from openwit.pipeline.shards.route import cut_reasons
 
 KIND = "semantic_dup"
@@ -112,13 +113,7 @@ def assign(t: pa.Table, c: np.ndarray, buckets: int) -> pa.Table:
 def dedup_clusters(t: pa.Table, c: np.ndarray, cfg: SemDedupConfig) -> pa.Table:
     """(id, dup_kind, dup_of key) for every semantic duplicate among `t`'s clusters."""
     if t.num_rows == 0:
-        return pa.table(
-            {
-                "id": pa.array([], pa.int64()),
-                "dup_kind": pa.array([], pa.string()),
-                "dup_of": pa.array([], pa.string()),
-            }
-        )
+        return DUPS.empty_table()
     t = t.sort_by("id")
     ids, keys = t.column("id").to_numpy(), t.column("key").to_pylist()
     x, cl = matrix(t), t.column("cluster").to_numpy()
@@ -131,11 +126,8 @@ def dedup_clusters(t: pa.Table, c: np.ndarray, cfg: SemDedupConfig) -> pa.Table:
             out_of.append(keys[members[dup[j]]])
     order = np.argsort(np.array(out_id, np.int64), kind="stable")
     return pa.table(
-        {
-            "id": pa.array(np.array(out_id, np.int64)[order], pa.int64()),
-            "dup_kind": pa.array([KIND] * len(out_id), pa.string()),
-            "dup_of": pa.array([out_of[i] for i in order], pa.string()),
-        }
+        [np.array(out_id, np.int64)[order], [KIND] * len(out_id), [out_of[i] for i in order]],
+        schema=DUPS,
     )
 
 
