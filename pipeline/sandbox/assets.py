@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from openwit.pipeline.sandbox import emoji
+from openwit.pipeline.sandbox import chrome, emoji
 from openwit.pipeline.sandbox.evalset import flatten
 from openwit.pipeline.sandbox.scenes import render, scene_from_seed
 
@@ -71,6 +71,8 @@ def base_image(row: dict, sandbox_dir: Path, clipart_dir: Path) -> Image.Image:
         concepts = tuple(row["emoji_concepts"])
         scene = emoji.scene_from_seed(row["emoji_seed"], concepts, row.get("emoji_style"))
         return emoji.render(scene, row["base_width"], row["base_height"])
+    if kind == "chrome":
+        return chrome.render(row["chrome"], row["base_width"], row["base_height"])
     if kind == "eval":
         with Image.open(sandbox_dir / "eval" / f"{row['eval_id']}.jpg") as im:
             return flatten(im, row["base_width"])

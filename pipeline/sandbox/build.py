@@ -33,7 +33,7 @@ from openwit.pipeline.sandbox.wat import write_wat
 
 CRAWL = "SANDBOX-2024-18"
 # Bumped whenever one seed would build other pages or images: an older build is rebuilt.
-FORMAT_VERSION = 7  # 6: emoji art, its eval sets; 7: semantic duplicates
+FORMAT_VERSION = 8  # 6: emoji art, its eval sets; 7: semantic duplicates; 8: site chrome
 _EPOCH = datetime(2024, 5, 1, tzinfo=UTC)
 
 
@@ -139,6 +139,7 @@ def write_truth(plan: Plan, out: Path) -> dict:
 
 def summarise(plan: Plan) -> dict:
     c, i = plan.candidates, plan.images
+    chrome = Counter(r["chrome"].split(":")[0] for r in c if r["chrome"])
 
     def count(rows: list[dict], key: str) -> dict[str, int]:
         return dict(sorted(Counter(str(r[key]) for r in rows).items()))
@@ -162,6 +163,8 @@ def summarise(plan: Plan) -> dict:
         "expected_status_by_candidate": count(c, "expected_status"),
         "expected_status_by_url": count(i, "expected_status"),
         "contaminated_candidates": sum(1 for r in c if r["group"] == "contaminated"),
+        "chrome": dict(sorted(chrome.items())),
+        "chrome_contents": len({r["chrome"] for r in c if r["chrome"]}),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from openwit.pipeline.sandbox.chrome import DEFAULT_CHROME
 from openwit.pipeline.sandbox.clipart import DEFAULT_CLIPART_DIR
 
 # What a correct crawler should record for an image URL with each planted fault.
@@ -93,6 +94,7 @@ class SandboxConfig:
     caption_shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CAPTION_SHARES))
     image_shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_IMAGE_SHARES))
     page_shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PAGE_SHARES))
+    chrome: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CHROME))  # per page
     min_planted: int = 3  # every planted property occurs at least this often
     eval_per_class: int = 50  # 500 images per set: accuracy to about ±0.02 (1 s.d.)
     eval_clipart_per_class: int = 12

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openwit.pipeline.sandbox import captions, clipart, emoji
+from openwit.pipeline.sandbox import captions, chrome, clipart, emoji
 from openwit.pipeline.sandbox.assets import clip_size, png_dims, transform_params
 from openwit.pipeline.sandbox.clipart import Clip
 from openwit.pipeline.sandbox.config import FAULT_STATUS, SandboxConfig
@@ -130,7 +130,7 @@ class _Builder:
         self, cfg: SandboxConfig, clips: list[Clip], held: set[str], eval_items: list[EvalItem]
     ):
         self.cfg = cfg
-        self.rng = {k: np.random.default_rng([cfg.seed, k]) for k in range(1, 14)}
+        self.rng = {k: np.random.default_rng([cfg.seed, k]) for k in range(1, 15)}
         self.plan = Plan()
         self.plan.hosts = _hosts(cfg, self.rng[1])
         self.rules = {h["host"]: h["robots"] for h in self.plan.hosts}
@@ -328,11 +328,54 @@ class _Builder:
             self.place(cands[i], page, FORMS[forms[i]], rng[11])
             self.caption(cands[i], page, capkind[i], rng[11])
         self.fill_dup_captions(cands, rng[11])
+        cands += self.chrome(rng[14])
         self.plan.candidates = [{"cand_id": i, **c} for i, c in enumerate(cands)]
         return self.plan
 
-    def new_image(self, page: dict, asset: dict, group: str, fault: str) -> dict:
-        host, path = self.new_url(page["host"], asset["fmt"])
+    def chrome(self, rng: np.random.Generator) -> list[dict]:
+        """Every HTML page's logo, icons, ad, avatar and placeholder (`chrome.py` says why)."""
+        out = []
+        for page in self.plan.pages:
+            if page["kind"] not in ("html", "malformed"):
+                continue
+            for item in chrome.for_page(page["host"], rng, self.cfg.chrome):
+                asset = {
+                    "asset_kind": "chrome",
+                    "content_id": f"chrome:{item.content}",
+                    "chrome": item.content,
+                    "base_width": item.width,
+                    "base_height": item.height,
+                }
+                fmt = "jpeg" if item.kind == "ad" else "png"
+                asset = self.finish_asset(asset, rng, "resize" if item.resized else "none", fmt)
+                asset["quality"] = 85  # one ad's bytes wherever it runs
+                host = self.cdns[int(rng.integers(len(self.cdns)))] if item.kind == "ad" else None
+                host = host or page["host"]
+                token = self.token()
+                path = {
+                    "logo": f"/static/logo.png?v={token}",  # a cache-buster per page
+                    "icon": f"/static/icons/{item.content[5:]}-{token}.png",
+                    "ad": f"/ads/{token}.jpg",
+                    "avatar": f"/avatars/{token}.png",
+                    "placeholder": f"/static/placeholder-{token}.png",
+                }[item.kind]
+                c = self.new_image(page, asset, "chrome", "none", (host, path))
+                self.place(c, page, "img_root" if host == page["host"] else "img_abs", rng)
+                # "logo", "Site07", "rss": a word or two of chrome has no language to detect
+                lang = "en" if len(item.alt.split()) >= 3 else "und"
+                c["caption_kind"], c["lang"], c["caption"] = "chrome", lang, item.alt
+                out.append(c)
+        return out
+
+    def new_image(
+        self,
+        page: dict,
+        asset: dict,
+        group: str,
+        fault: str,
+        where: tuple[str, str] | None = None,
+    ) -> dict:
+        host, path = where or self.new_url(page["host"], asset["fmt"])
         blocked = robots_blocks(self.rules[host], path)
         row = {
             **{k: asset.get(k) for k in _ASSET_KEYS},
@@ -447,6 +490,7 @@ _ASSET_KEYS = (
     "emoji_seed",
     "emoji_concepts",
     "emoji_style",  # a semantic duplicate's style; None: the scene's own draw
+    "chrome",  # site chrome's content ("logo:Site07", "icon:rss"); None: page content
     "clip_path",
     "eval_id",
     "base_width",
