@@ -5,13 +5,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
-APT_PACKAGES := wordnet-base openclipart-png openclipart-svg librsvg2-bin
+APT_PACKAGES := wordnet-base openclipart-png openclipart-svg librsvg2-bin chromium chromium-driver
 SANDBOX ?= data/sandbox
 # A wheel index for torch, e.g. https://download.pytorch.org/whl/cpu (the CPU Docker image).
 TORCH_INDEX ?=
 QUERIES ?= data/queries
 
-.PHONY: help install sources system-packages test test-fast lint format sandbox serve queries bench bench-peers crawl shards sql train ablate clean
+.PHONY: help install sources system-packages test test-fast lint format sandbox serve queries bench bench-peers crawl shards sql train ablate index explore clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -86,6 +86,8 @@ bench: queries sandbox bench-peers ## side-by-side benchmarks; results in bench/
 	$(BIN)/python -m bench.shards_scale
 	$(BIN)/python -m bench.end_to_end
 	$(BIN)/python -m bench.semdedup
+	$(BIN)/openwit index --shards data/bench/e2e/shards --checkpoint data/train/bench-e2e
+	$(BIN)/python -m bench.explore --shards data/bench/e2e/shards
 	$(BIN)/python -m bench.loader --shards data/bench/e2e/shards
 	$(BIN)/python -m bench.train --shards data/bench/e2e/shards
 	$(BIN)/python -m bench.emoji_ceiling --epochs 12
@@ -103,6 +105,12 @@ sql: install ## run SQL over data/shards' views: make sql Q="SELECT * FROM drops
 
 ablate: install ## the curation table: every arm's shards, trained on equal pairs over 3 seeds (docs/curation.md)
 	$(BIN)/openwit ablate $(ABLATE_ARGS)
+
+index: install ## embed data/shards with the latest data/train/default checkpoint (for explore's search)
+	$(BIN)/openwit index $(INDEX_ARGS)
+
+explore: install ## browse data/shards at http://127.0.0.1:8000 (search needs `make index`)
+	$(BIN)/openwit explore $(EXPLORE_ARGS)
 
 train: install ## train the default CLIP on data/shards into data/train/default, then evaluate
 	$(BIN)/openwit train $(TRAIN_ARGS)

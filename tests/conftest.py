@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from openwit.pipeline.sandbox.build import build
@@ -140,3 +142,24 @@ def kill_9_when(cmd: list[str], ready, timeout: float = 300) -> None:
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def train_run(shards: Path, run: Path, *args: str) -> Path:
+    """Train on `shards` into `run` with the project's trainer (a subprocess); the last
+    checkpoint it wrote."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "openwit.train.trainer", "--shards", str(shards)]
+    cmd += ["--out", str(run), "--workers", "0", *args]
+    train = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert train.returncode == 0, train.stderr[-2000:]
+    return sorted((run / "checkpoints").glob("step-*.pt"))[-1]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(sharded, tmp_path_factory) -> Path:
+    """A checkpoint two steps into training on the shards: weights the project wrote."""
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    args = ["--max-steps", "2", "--batch-size", "16", "--train-samples", "64"]
+    return train_run(sharded[0], run, *args, "--checkpoint-every", "1")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import typer
 
-from openwit.cli import ablate, crawl, plan, queries, sandbox, shards, train
+from openwit.cli import ablate, crawl, explore, plan, queries, sandbox, shards, train
 
 app = typer.Typer(
     help="OpenWIT: build a CLIP-style image-text corpus and train on it.",
     no_args_is_help=True,
     add_completion=False,
 )
-for module in (sandbox, queries, crawl, shards, train, ablate, plan):
+for module in (sandbox, queries, crawl, shards, train, ablate, explore, plan):
     module.register(app)

@@ -57,6 +57,10 @@ class ModelScorer:
         self.model = model.eval()
         self.tokenizer = open_clip.get_tokenizer(name)
 
+    @property
+    def dim(self) -> int:
+        return getattr(self.model, "embed_dim", None) or self.model.text_projection.shape[1]
+
     def image_embeddings(self, images: list[bytes], batch_size: int = 64) -> np.ndarray:
         """Unit image embeddings (float32, one row per image)."""
         import torch
@@ -66,9 +70,19 @@ class ModelScorer:
                 self._images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)
             ]
         if not out:
-            dim = getattr(self.model, "embed_dim", None) or self.model.text_projection.shape[1]
-            return np.zeros((0, dim), np.float32)
+            return np.zeros((0, self.dim), np.float32)
         return np.concatenate([o.float().numpy() for o in out])
+
+    def text_embeddings(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """Unit text embeddings (float32, one row per text)."""
+        import torch
+
+        out = [np.zeros((0, self.dim), np.float32)]
+        with torch.no_grad():
+            for i in range(0, len(texts), batch_size):
+                t = self.model.encode_text(self.tokenizer(texts[i : i + batch_size]))
+                out.append(torch.nn.functional.normalize(t, dim=-1).float().numpy())
+        return np.concatenate(out)
 
     def scores(self, images: list[bytes], captions: list[str], batch_size: int = 64) -> np.ndarray:
         """Each pair's image-text cosine."""

@@ -135,3 +135,19 @@ def test_an_upload_cut_short_is_finished_by_the_rerun(round_trip, s3):
     s3.rm([f"{shards}/_summary.json", tars[-1]])  # as if the upload died before its end
     assert "uploaded" in _shards(cwd, args)
     assert s3.cat(tars[-1]) == before and s3.exists(f"{shards}/_summary.json")
+
+
+def test_explore_reads_an_output_on_s3(round_trip, s3):
+    import urllib.request
+
+    from openwit.explore.app import ExploreConfig, running
+
+    crawl, shards, *_ = round_trip
+    summary = json.loads(s3.cat(f"{shards}/_summary.json"))
+    with running(ExploreConfig(shards, crawl=str(crawl))) as base:
+        info = json.loads(urllib.request.urlopen(f"{base}/api/info").read())
+        assert info["kept"] == summary["kept"] and info["search"] is False
+        kept = json.loads(urllib.request.urlopen(f"{base}/api/samples?outcome=kept&limit=3").read())
+        for row in kept["rows"]:  # no scan uploaded: each image from its output shard's tar
+            data = urllib.request.urlopen(f"{base}/api/image/{row['pair_id']}").read()
+            assert data[:3] == b"\xff\xd8\xff"

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from openwit.core import storage
-from openwit.core.storage import open_input
+from openwit.core.storage import read_ranges
 from openwit.core.vocab import SUCCESS
 from openwit.pipeline.shards.buckets import read_bucket, write_buckets
 from openwit.pipeline.shards.dedup.semantic import SemDedupConfig, cluster_dups, kmeans
@@ -57,10 +57,10 @@ def embed_part(rows: pa.Table, crawl: str, cfg: SemDedupConfig) -> pa.Table:
     shard, offset, size = (np.array(rows.column(c).to_pylist(), np.int64) for c in _IMAGE)
     images: list[bytes] = [b""] * rows.num_rows
     for s in np.unique(shard):  # a scan part is one crawl shard: one open tar
-        with open_input(f"{crawl}/{int(s):05d}.tar") as f:
-            for i in np.flatnonzero(shard == s):
-                f.seek(int(offset[i]))
-                images[i] = f.read(int(size[i]))
+        at = np.flatnonzero(shard == s)
+        got = read_ranges(f"{crawl}/{int(s):05d}.tar", [(offset[i], size[i]) for i in at])
+        for i, data in zip(at, got, strict=True):
+            images[i] = data
     emb = _EMBEDDERS[cfg.checkpoint].image_embeddings(images, cfg.batch_size)
     dim = emb.shape[1] if len(emb) else 0
     flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), dim)

@@ -242,38 +242,6 @@ def test_a_corrupt_crawl_shard_is_reported_and_skipped(crawled, tmp_path):
     assert lost > 0 and summary["kept"] > 0
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(sharded, tmp_path_factory) -> Path:
-    """A checkpoint two steps into training on the shards: weights the project wrote."""
-    run = tmp_path_factory.mktemp("tiny") / "run"
-    train = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "openwit.train.trainer",
-            "--shards",
-            str(sharded[0]),
-            "--out",
-            str(run),
-            "--max-steps",
-            "2",
-            "--batch-size",
-            "16",
-            "--workers",
-            "0",
-            "--train-samples",
-            "64",
-            "--checkpoint-every",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert train.returncode == 0, train.stderr[-2000:]
-    return run / "checkpoints" / "step-0000002.pt"
-
-
 @pytest.mark.slow
 def test_model_score_filter_with_a_checkpoint_the_project_trained(
     crawled, tiny_checkpoint, tmp_path

@@ -1,0 +1,175 @@
+"""The explorer's index and API on the small sandbox's shards, over a real uvicorn server."""
+
+import json
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import duckdb
+import numpy as np
+import pytest
+
+from openwit.explore import index as index_mod
+from openwit.explore.app import ExploreConfig, running
+from openwit.explore.index import IndexConfig, Searcher, build_index
+
+
+def get(base: str, path: str, **params) -> tuple[int, object]:
+    url = f"{base}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            body = r.read()
+            kind = r.headers.get("content-type", "")
+            return r.status, json.loads(body) if "json" in kind else body
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture(scope="module")
+def indexed(sharded, tiny_checkpoint, tmp_path_factory):
+    """A copy of the shards folder with an index made by a checkpoint the project trained."""
+    folder = tmp_path_factory.mktemp("explore") / "shards"
+    shutil.copytree(sharded[0], folder)
+    crawl = json.loads((sharded[0] / "_config.json").read_text())["config"]["crawl"]
+    meta = build_index(IndexConfig(str(folder), str(tiny_checkpoint), crawl=crawl), False)
+    return folder, crawl, meta
+
+
+@pytest.fixture(scope="module")
+def server(indexed):
+    folder, crawl, _ = indexed
+    with running(ExploreConfig(str(folder), crawl=crawl)) as base:
+        yield base
+
+
+def test_index_holds_every_kept_sample(indexed):
+    folder, _, meta = indexed
+    kept = duckdb.sql(
+        f"SELECT pair_id FROM '{folder}/candidates.parquet' WHERE status = 'kept' ORDER BY 1"
+    ).fetchall()
+    s = Searcher(folder / "_index")
+    assert meta["rows"] == len(kept) == len(s.pair_ids) and meta["search"] == "exact"
+    assert s.pair_ids == [r[0] for r in kept]
+    norms = np.linalg.norm(s.image, axis=1)
+    assert np.allclose(norms, 1, atol=1e-2)
+    assert not (folder / "_index" / "parts").exists()
+    top = s.search(s.image[5], 3)  # an image's nearest image is itself
+    assert top[0][0] == s.pair_ids[5] and top[0][1] == pytest.approx(1, abs=1e-2)
+
+
+def test_index_resumes_from_its_parts(indexed, tiny_checkpoint, tmp_path, monkeypatch):
+    folder, crawl, _ = indexed
+    copy = tmp_path / "shards"
+    shutil.copytree(folder, copy)
+    cfg = IndexConfig(str(copy), str(tiny_checkpoint), crawl=crawl, part_rows=256)
+    calls = []
+    real = index_mod._embed_part
+
+    def counting(rows, *a):
+        calls.append(rows.num_rows)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # stopped in the middle of the third part
+        return real(rows, *a)
+
+    monkeypatch.setattr(index_mod, "_embed_part", counting)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(cfg, False)
+    assert len(list((copy / "_index" / "parts").glob("*.npz"))) == 2
+    calls.clear()
+    monkeypatch.setattr(index_mod, "_embed_part", real)
+    again = build_index(cfg, False)
+    assert again["rows"] == Searcher(folder / "_index").image.shape[0]
+    a, b = Searcher(copy / "_index").image, Searcher(folder / "_index").image
+    assert np.allclose(a, b, atol=2e-3)  # same model, same images: the same embeddings
+
+
+def test_ivf_finds_what_exact_search_finds(indexed):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20_000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ivf = index_mod.ivf(x)
+    _, got = ivf.search(x[:200], 1)
+    assert (got[:, 0] == np.arange(200)).mean() >= 0.95
+
+
+def test_api_facets_samples_and_a_sample_page(server, indexed):
+    folder = indexed[0]
+    status, info = get(server, "/api/info")
+    assert status == 200 and info["search"] and info["kept"] > 100
+    _, facets = get(server, "/api/facets")
+    outcomes = {f["value"]: f["count"] for f in facets["outcome"]}
+    total = duckdb.sql(f"SELECT count(*) FROM '{folder}/candidates.parquet'").fetchall()[0][0]
+    assert sum(outcomes.values()) == total and outcomes["kept"] == info["kept"]
+    _, near = get(server, "/api/samples", outcome="dedup: near_image", limit=5)
+    assert near["total"] == outcomes["dedup: near_image"] and len(near["rows"]) == 5
+    # a facet's own filter leaves its other values in view; the others narrow it
+    _, narrowed = get(server, "/api/facets", outcome="dedup: near_image")
+    assert {f["value"] for f in narrowed["outcome"]} == set(outcomes)
+    assert sum(f["count"] for f in narrowed["host"]) <= near["total"]
+    _, s = get(server, f"/api/sample/{near['rows'][0]['pair_id']}")
+    assert s["survivor"] is not None and s["survivor"]["key"] == s["dup_of"]
+    assert s["stages"][-1] == {"stage": "dedup", "state": "dropped", "reason": "near_image"}
+    assert s["entries"] and 0 < s["balance_probability"] <= 1
+    status, img = get(server, f"/api/image/{s['pair_id']}")
+    assert status == 200 and img[:3] == b"\xff\xd8\xff"
+
+
+def test_entry_table_sorts_and_links(server):
+    _, by_kept = get(server, "/api/entries", sort="kept", order="desc", limit=20)
+    kept = [r["kept"] for r in by_kept["rows"]]
+    assert kept == sorted(kept, reverse=True) and by_kept["total"] > 20
+    top = by_kept["rows"][0]
+    assert top["matched"] >= top["selected"] >= top["kept"]
+    _, rows = get(server, "/api/samples", entry=top["entry"], outcome="kept", limit=1)
+    assert rows["total"] == top["kept"]
+
+
+def test_search_and_neighbours(server):
+    _, found = get(server, "/api/search", q="a red circle", k=10)
+    assert len(found["rows"]) == 10
+    scores = [r["score"] for r in found["rows"]]
+    assert scores == sorted(scores, reverse=True)
+    first = found["rows"][0]["pair_id"]
+    _, nn = get(server, f"/api/neighbours/{first}", k=5)
+    assert len(nn["rows"]) == 5 and first not in {r["pair_id"] for r in nn["rows"]}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/image/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/image/../../pyproject.toml",
+        "/static/..%2F..%2Fapp.py",
+        "/static/app.py",
+        "/api/sample/%2e%2e%2f_config.json",
+    ],
+)
+def test_paths_cannot_leave_the_data_folder(server, path):
+    status, body = get(server, path)
+    assert status in (404, 400), (path, status)
+    assert b"root:" not in body and b"[project]" not in body and b"def " not in body
+
+
+def test_injection_is_a_value_not_sql(server):
+    _, info = get(server, "/api/info")
+    for attack in ("kept' OR '1'='1", "kept'; DROP TABLE entry_stats; --"):
+        status, rows = get(server, "/api/samples", outcome=attack)
+        assert status == 200 and rows["total"] == 0
+    status, _ = get(server, "/api/entries", sort="kept; DROP TABLE entry_stats")
+    assert status == 400
+    status, _ = get(server, "/api/entries", order="desc, (SELECT 1)")
+    assert status == 400
+    _, after = get(server, "/api/info")
+    assert after == info and get(server, "/api/entries")[0] == 200
+
+
+def test_without_an_index_search_is_off_and_the_rest_works(sharded):
+    crawl = json.loads((sharded[0] / "_config.json").read_text())["config"]["crawl"]
+    with running(ExploreConfig(str(sharded[0]), crawl=crawl)) as base:
+        _, info = get(base, "/api/info")
+        assert info["search"] is False
+        assert get(base, "/api/search", q="a red circle")[0] == 404
+        assert get(base, "/api/samples", outcome="kept")[1]["total"] == info["kept"]
+        status, page = get(base, "/")
+        assert status == 200 and b'id="search-form" hidden' in page
