@@ -178,10 +178,11 @@ async function sample(pairId) {
   document.getElementById("view").replaceChildren(el("div", { class: "sample", id: "sample",
     "data-pair-id": s.pair_id },
     el("div", { class: "hero" }, imageFor(s), el("p", {}, badge(s)), actions),
-    el("div", {}, el("h2", { text: s.caption || "(no caption)" }), stages, prov,
-      el("h4", { text: "Query entries it matched" }), entries,
+    el("div", {}, el("h2", { text: s.caption || "(no caption)" }), stages,
       dups.length ? el("h4", { text: "Duplicates, side by side" }) : null,
-      dups.length ? el("div", { class: "dups", id: "dups" }, dups) : null)));
+      dups.length ? el("div", { class: "dups", id: "dups" }, dups) : null,
+      el("h4", { text: "Provenance" }), prov,
+      el("h4", { text: "Query entries it matched" }), entries)));
 }
 
 async function entries(params) {
