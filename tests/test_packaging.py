@@ -47,6 +47,8 @@ def test_a_wheel_holds_one_namespace_and_runs_outside_the_repository(tmp_path):
         "openwit"
     }
     assert "openwit/train/configs/openwit-tiny-rn.json" in names
+    for page in ("index.html", "app.js", "style.css"):  # the explorer ships its page
+        assert f"openwit/explore/static/{page}" in names
     # A fresh environment with the wheel and, beside it, the dependencies this one has (a .pth
     # line adds a folder without running its .pth files, so no editable finder comes along).
     env = tmp_path / "env"
