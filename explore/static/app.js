@@ -53,7 +53,10 @@ function badge(row) {
 }
 
 function card(row) {
-  const meta = el("div", { class: "meta" }, badge(row),
+  const similar = INFO.search && row.status === "kept" ? el("a", { class: "similar",
+    href: `#/neighbours/${encodeURIComponent(row.pair_id)}`, title: "nearest images",
+    text: "similar", on: { click: (e) => e.stopPropagation() } }) : null;
+  const meta = el("div", { class: "meta" }, badge(row), similar,
     row.score !== undefined ? el("span", { class: "score", text: row.score.toFixed(3) }) : null);
   return el("div", { class: "card", "data-pair-id": row.pair_id,
     on: { click: () => go(`sample/${encodeURIComponent(row.pair_id)}`) } },
