@@ -33,7 +33,7 @@ sources: $(STAMP) system-packages ## emoji art, CLDR names, animal silhouettes: 
 	@$(BIN)/python -m openwit.pipeline.sandbox.sources fetch || \
 	  echo "note: some sources are missing (above); the sandbox builds without them"
 
-system-packages: ## Debian packages the defaults use (WordNet, openclipart), when apt is there
+system-packages: ## Debian packages the defaults use (WordNet, openclipart, chromium for the browser test), when apt is there
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
