@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from openwit.core import storage
 from openwit.core.vocab import Stage, Status
@@ -124,19 +125,9 @@ class Catalog:
             self.con.execute("""CREATE VIEW scan AS SELECT NULL::VARCHAR AS key,
                 NULL::INTEGER AS crawl_shard, NULL::BIGINT AS image_offset,
                 NULL::BIGINT AS image_size WHERE FALSE""")
-        self.con.execute("CREATE TABLE entries (id INTEGER, entry VARCHAR)")
-        if src.queries:
-            from openwit.queries.build import load
-
-            names = load(src.queries).entries
-            import pyarrow as pa
-
-            table = pa.table({"id": pa.array(range(len(names)), pa.int32()), "entry": names})
-            self.con.register("_names", table)
-            self.con.execute("INSERT INTO entries SELECT * FROM _names")
-            self.con.unregister("_names")
+        self._entries(src.queries)
         self.con.execute(f"""CREATE TABLE entry_stats AS
-            SELECT id, coalesce(e.entry, '#' || id) AS entry, matched, selected, kept
+            SELECT id, e.entry, matched, selected, kept
             FROM (SELECT id, count(*) AS matched,
                     count(*) FILTER (WHERE coalesce(drop_stage, '') NOT IN
                         ('{Stage.MATCH}', '{Stage.BALANCE}')) AS selected,
@@ -144,6 +135,20 @@ class Catalog:
                   FROM (SELECT unnest(matched) AS id, drop_stage, status FROM samples)
                   GROUP BY id) s
             LEFT JOIN entries e USING (id)""")
+
+    def _entries(self, queries: str | None) -> None:
+        self.con.execute("CREATE TABLE entries (id INTEGER, entry VARCHAR)")
+        if queries:
+            from openwit.queries.build import load
+
+            names = load(queries).entries
+            table = pa.table({"id": pa.array(range(len(names)), pa.int32()), "entry": names})
+            self.con.register("_names", table)
+            self.con.execute("INSERT INTO entries SELECT * FROM _names")
+            self.con.unregister("_names")
+        else:  # no query list at hand: entries go by their ids
+            self.con.execute("""INSERT INTO entries SELECT DISTINCT id, '#' || id
+                FROM (SELECT unnest(matched) AS id FROM samples)""")
 
     def _q(self, sql: str, params: list | None = None) -> list[dict]:
         cur = self.con.cursor()  # one per call: DuckDB cursors may run on any thread

@@ -173,3 +173,15 @@ def test_without_an_index_search_is_off_and_the_rest_works(sharded):
         assert get(base, "/api/samples", outcome="kept")[1]["total"] == info["kept"]
         status, page = get(base, "/")
         assert status == 200 and b'id="search-form" hidden' in page
+
+
+def test_without_the_query_list_entries_go_by_id(sharded):
+    from openwit.explore.catalog import Catalog, Sources
+
+    cat = Catalog(Sources(str(sharded[0]), crawl=None, queries=None, t=None))
+    table = cat.entry_table("matched", "desc", 0, 5)
+    assert table["rows"] and all(r["entry"].startswith("#") for r in table["rows"])
+    first = table["rows"][0]
+    got = cat.samples({"entry": first["entry"]}, 0, 1)
+    assert got["total"] == first["matched"]
+    assert cat.sample(got["rows"][0]["pair_id"])["balance_probability"] is None
