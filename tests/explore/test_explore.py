@@ -185,3 +185,24 @@ def test_without_the_query_list_entries_go_by_id(sharded):
     got = cat.samples({"entry": first["entry"]}, 0, 1)
     assert got["total"] == first["matched"]
     assert cat.sample(got["rows"][0]["pair_id"])["balance_probability"] is None
+
+
+def test_cli_refuses_a_folder_without_candidates_and_warns_when_exposed(
+    sharded, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from openwit.cli import app
+    from openwit.explore import app as app_mod
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["explore", "--shards", str(tmp_path)])
+    assert result.exit_code == 2 and "no candidates.parquet" in result.output
+    result = runner.invoke(app, ["index", "--shards", str(sharded[0]), "--checkpoint", "no.pt"])
+    assert result.exit_code == 2 and "no checkpoint at no.pt" in result.output
+    served = []
+    monkeypatch.setattr(app_mod, "serve", lambda cfg, host, port: served.append((host, port)))
+    result = runner.invoke(app, ["explore", "--shards", str(sharded[0]), "--host", "0.0.0.0"])
+    assert result.exit_code == 0 and "warning" in result.output and served == [("0.0.0.0", 8000)]
+    result = runner.invoke(app, ["explore", "--shards", str(sharded[0])])
+    assert "warning" not in result.output and served[-1] == ("127.0.0.1", 8000)
