@@ -12,7 +12,7 @@ Written next to the shards, in `<shards>/_index/`:
 Search is cosine similarity (inner product of unit vectors). Up to EXACT_MAX rows it is one
 matrix-vector product over all of them: exact, no training, and under 10 ms at 100k x 96 on
 one core. Above that an inverted-file index (faiss IndexIVFFlat, sqrt(n) lists, trained on a
-sample of 40 per list, `nprobe` lists searched) keeps a query's cost near n / sqrt(n).
+sample of 40 per list, NPROBE lists searched) keeps a query to a fraction of the rows.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from openwit.core.storage import read_ranges
 from openwit.explore.catalog import Catalog, Sources
 
 EXACT_MAX = 100_000
-NPROBE = 32
+NPROBE = 128  # of sqrt(n) lists: recall@10 0.94 at 1M (bench.explore), ~2 ms a query
 
 
 @dataclass(frozen=True)
