@@ -178,11 +178,6 @@ class Searcher:
             self.index = faiss.read_index(str(folder / "image.faiss"))
             self.index.nprobe = self.meta.get("nprobe", NPROBE)
 
-    @classmethod
-    def open(cls, shards: str) -> Searcher | None:
-        folder = Path(shards) / "_index"
-        return cls(folder) if (folder / "meta.json").is_file() else None
-
     def search(self, query: np.ndarray, k: int = 20) -> list[tuple[str, float]]:
         query = np.asarray(query, np.float32).reshape(1, -1)
         k = max(1, min(k, len(self.pair_ids)))
