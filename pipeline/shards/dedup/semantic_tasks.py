@@ -62,7 +62,7 @@ def embed_part(rows: pa.Table, crawl: str, cfg: SemDedupConfig) -> pa.Table:
         for i, data in zip(at, got, strict=True):
             images[i] = data
     emb = _EMBEDDERS[cfg.checkpoint].image_embeddings(images, cfg.batch_size)
-    dim = emb.shape[1] if len(emb) else 0
+    dim = emb.shape[1]  # (0, dim) for a part with nothing left to embed
     flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), dim)
     return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": flat})
 
