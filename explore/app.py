@@ -13,20 +13,36 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from openwit.explore.catalog import BadRequest, Catalog, Sources
+from openwit.explore.catalog import FACETS, BadRequest, Catalog, Sources
 from openwit.explore.images import Images, media_type
 from openwit.explore.index import Searcher
 
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 _PAIR_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
+@dataclass
+class Filters:
+    """What a page filters the candidates by, as query parameters; empty means unset."""
+
+    outcome: str = ""
+    entry: str = ""
+    lang: str = ""
+    host: str = ""
+    contaminated_by: str = ""
+    shard: str = ""
+    text: str = ""
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v}
 
 
 @dataclass(frozen=True)
@@ -89,34 +105,20 @@ def create_app(cfg: ExploreConfig) -> FastAPI:
             "search": searcher is not None,
             "index": searcher.meta if searcher else None,
             "balance_t": catalog.src.t,
-            "facets": list(_FACET_NAMES),
+            "facets": list(FACETS),
         }
 
     @app.get("/api/facets")
-    def facets(
-        outcome: str = "",
-        entry: str = "",
-        lang: str = "",
-        host: str = "",
-        contaminated_by: str = "",
-        shard: str = "",
-        text: str = "",
-    ) -> dict:
-        return catalog.facets(_filters(locals()))
+    def facets(filters: Annotated[Filters, Depends()]) -> dict:
+        return catalog.facets(filters.given())
 
     @app.get("/api/samples")
     def samples(
-        outcome: str = "",
-        entry: str = "",
-        lang: str = "",
-        host: str = "",
-        contaminated_by: str = "",
-        shard: str = "",
-        text: str = "",
+        filters: Annotated[Filters, Depends()],
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 60,
     ) -> dict:
-        return catalog.samples(_filters(locals()), offset, limit)
+        return catalog.samples(filters.given(), offset, limit)
 
     @app.get("/api/sample/{pair_id}")
     def sample(pair_id: str) -> dict:
@@ -161,13 +163,6 @@ def create_app(cfg: ExploreConfig) -> FastAPI:
         return catalog.entry_table(sort, order, offset, limit, q)
 
     return app
-
-
-_FACET_NAMES = ("outcome", "entry", "lang", "host", "contaminated_by", "shard")
-
-
-def _filters(args: dict) -> dict[str, str]:
-    return {k: args[k] for k in (*_FACET_NAMES, "text") if args.get(k)}
 
 
 def serve(cfg: ExploreConfig, host: str = "127.0.0.1", port: int = 8000) -> None:

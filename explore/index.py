@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from openwit.core.io import atomic_output, atomic_write_text
-from openwit.core.storage import read_ranges
 from openwit.explore.catalog import Catalog, Sources
+from openwit.pipeline.shards.shuffle import read_images
 
 EXACT_MAX = 100_000
 NPROBE = 128  # of sqrt(n) lists: recall@10 0.94 at 1M (bench.explore), ~2 ms a query
@@ -59,20 +59,7 @@ def _rows(catalog: Catalog) -> pa.Table:
 
 
 def _embed_part(rows: pa.Table, crawl: str, scorer, batch_size: int) -> dict[str, np.ndarray]:
-    shard = np.array(rows.column("crawl_shard").to_pylist(), np.int64)
-    ranges = list(
-        zip(
-            rows.column("image_offset").to_pylist(),
-            rows.column("image_size").to_pylist(),
-            strict=True,
-        )
-    )
-    images: list[bytes] = [b""] * rows.num_rows
-    for s in np.unique(shard):
-        at = np.flatnonzero(shard == s)
-        got = read_ranges(f"{crawl}/{int(s):05d}.tar", [ranges[i] for i in at])
-        for i, data in zip(at, got, strict=True):
-            images[i] = data
+    images = read_images(crawl, rows)
     captions = [c or "" for c in rows.column("caption").to_pylist()]
     return {
         "image": scorer.image_embeddings(images, batch_size).astype(np.float16),

@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from openwit.core import storage
@@ -97,6 +98,20 @@ def write_placed_shard(out: str | Path, shard: int, placement: list[Path], crawl
 
 def shard_path(out: str | Path, shard: int) -> Path:
     return Path(out) / f"{shard:05d}.tar"
+
+
+def read_images(crawl: str, rows: pa.Table) -> list[bytes]:
+    """Each row's image bytes from the crawl's tars, by the scan's `crawl_shard`,
+    `image_offset` and `image_size`: one open tar per crawl shard, nothing unpacked."""
+    shard = np.array(rows.column("crawl_shard").to_pylist(), np.int64)
+    offset, size = (rows.column(c).to_pylist() for c in ("image_offset", "image_size"))
+    images: list[bytes] = [b""] * rows.num_rows
+    for s in np.unique(shard):
+        at = np.flatnonzero(shard == s)
+        got = storage.read_ranges(f"{crawl}/{int(s):05d}.tar", [(offset[i], size[i]) for i in at])
+        for i, data in zip(at, got, strict=True):
+            images[i] = data
+    return images
 
 
 def write_final_shard(out: str | Path, shard: int, samples: list[dict], crawl_dir: str) -> int:

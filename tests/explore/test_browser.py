@@ -6,11 +6,8 @@ provenance, the near-duplicate drops beside their survivors, and refused attacks
 screenshots it takes are docs/explore.md's (OPENWIT_SCREENSHOTS=docs/img/explore writes them
 there)."""
 
-import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -22,6 +19,7 @@ from openwit.explore.app import ExploreConfig, running
 from openwit.explore.index import IndexConfig, build_index
 from openwit.pipeline.sandbox.scenes import scene_from_seed
 from tests.conftest import crawl_args, shards_args, train_run
+from tests.explore.test_explore import get
 
 pytestmark = pytest.mark.slow
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -172,19 +170,6 @@ def test_search_sample_duplicates_and_attacks(corpus, sandbox_dir, browser):
         for path in ("/api/image/..%2F..%2F..%2Fetc%2Fpasswd", "/static/..%2F_config.json"):
             d.get(base + path)
             assert "root:" not in d.page_source and '"config"' not in d.page_source
-        hits = json.loads(_get(f"{base}/api/samples?outcome=kept%27%20OR%20%271%27%3D%271"))
-        assert hits["total"] == 0
-        assert _status(f"{base}/api/entries?sort=kept%3B%20DROP%20TABLE%20entry_stats") == 400
-
-
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read()
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
+        status, hits = get(base, "/api/samples", outcome="kept' OR '1'='1")
+        assert status == 200 and hits["total"] == 0
+        assert get(base, "/api/entries", sort="kept; DROP TABLE entry_stats")[0] == 400

@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from openwit.core import storage
-from openwit.core.storage import read_ranges
 from openwit.core.vocab import SUCCESS
 from openwit.pipeline.shards.buckets import read_bucket, write_buckets
 from openwit.pipeline.shards.dedup.semantic import SemDedupConfig, cluster_dups, kmeans
 from openwit.pipeline.shards.place import DUPS
 from openwit.pipeline.shards.route import cut_reasons
+from openwit.pipeline.shards.shuffle import read_images
 
 KIND = "semantic_dup"
 SAMPLE = 200_000  # k-means sees at most this many rows (faiss: 39-256 per centroid suffice)
@@ -54,13 +54,7 @@ def embed_part(rows: pa.Table, crawl: str, cfg: SemDedupConfig) -> pa.Table:
 
     if cfg.checkpoint not in _EMBEDDERS:
         _EMBEDDERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
-    shard, offset, size = (np.array(rows.column(c).to_pylist(), np.int64) for c in _IMAGE)
-    images: list[bytes] = [b""] * rows.num_rows
-    for s in np.unique(shard):  # a scan part is one crawl shard: one open tar
-        at = np.flatnonzero(shard == s)
-        got = read_ranges(f"{crawl}/{int(s):05d}.tar", [(offset[i], size[i]) for i in at])
-        for i, data in zip(at, got, strict=True):
-            images[i] = data
+    images = read_images(crawl, rows)  # a scan part is one crawl shard: one open tar
     emb = _EMBEDDERS[cfg.checkpoint].image_embeddings(images, cfg.batch_size)
     dim = emb.shape[1]  # (0, dim) for a part with nothing left to embed
     flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), dim)
