@@ -29,12 +29,15 @@ def ablate(
         "data/sandbox"
     ),
     executor: Annotated[str, typer.Option(help="ray or local, for the shards jobs.")] = "ray",
+    parallel: Annotated[
+        int, typer.Option(help="Training runs at once (0: one per core, at most 4).")
+    ] = 0,
 ) -> None:
     """From one crawl, build the shards of each curation arm, train each on the same number of
     pairs for the same samples over several seeds, evaluate zero-shot, and write
     data/ablate/<name>/results.json, results.md and report.html."""
     from openwit.ablate.arms import NAMES, Recipe
-    from openwit.ablate.job import AblateConfig, run
+    from openwit.ablate.job import AblateConfig, default_parallel, run
 
     try:
         cfg = AblateConfig(
@@ -45,6 +48,7 @@ def ablate(
             epochs=epochs,
             recipe=Recipe(balance_t=balance, semdedup=semdedup, top_percent=top_percent),
             executor=executor,
+            parallel=parallel or default_parallel(),
         )
     except ValueError as e:
         fail(str(e))

@@ -241,8 +241,11 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     timings: dict[str, float] = {}
     t0 = time.time()
     evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
+    pending = [
+        s for s in crawl_shards(cfg.crawl) if not (out / "_scan" / f"{s:05d}.parquet").exists()
+    ]
     shared = None
-    if evals:  # fingerprinted once here, matched inside every scan task
+    if evals and pending:  # fingerprinted once here, matched inside every scan task
         eval_set = decontaminate.EvalSet.of(evals, decontaminate.fingerprint_evals(evals))
         shared = executor.put(f"evals-{eval_set.digest}", eval_set)
     balance = None

@@ -55,6 +55,12 @@ class ModelScorer:
         model, _, self.transform = open_clip.create_model_and_transforms(name, pretrained=None)
         model.load_state_dict(state["model"])
         self.model = model.eval()
+        # oneDNN runs a convolutional tower's convolutions ~1.7x faster in NHWC on CPU (the
+        # same arithmetic in another memory order); a ViT's single patch conv gains nothing.
+        convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.visual.modules())
+        self.channels_last = convs >= 2
+        if self.channels_last:
+            model.visual.to(memory_format=torch.channels_last)
         self.tokenizer = open_clip.get_tokenizer(name)
 
     @property
@@ -65,7 +71,7 @@ class ModelScorer:
         """Unit image embeddings (float32, one row per image)."""
         import torch
 
-        with torch.no_grad():
+        with torch.inference_mode():
             out = [
                 self._images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)
             ]
@@ -78,7 +84,7 @@ class ModelScorer:
         import torch
 
         out = [np.zeros((0, self.dim), np.float32)]
-        with torch.no_grad():
+        with torch.inference_mode():
             for i in range(0, len(texts), batch_size):
                 t = self.model.encode_text(self.tokenizer(texts[i : i + batch_size]))
                 out.append(torch.nn.functional.normalize(t, dim=-1).float().numpy())
@@ -89,7 +95,7 @@ class ModelScorer:
         import torch
 
         out = []
-        with torch.no_grad():
+        with torch.inference_mode():
             for i in range(0, len(images), batch_size):
                 img = self._images(images[i : i + batch_size])
                 txt = self.model.encode_text(self.tokenizer(captions[i : i + batch_size]))
@@ -105,4 +111,7 @@ class ModelScorer:
         for data in batch:
             with Image.open(io.BytesIO(data)) as im:
                 ims.append(self.transform(im.convert("RGB")))
-        return torch.nn.functional.normalize(self.model.encode_image(torch.stack(ims)), dim=-1)
+        x = torch.stack(ims)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return torch.nn.functional.normalize(self.model.encode_image(x), dim=-1)

@@ -1,10 +1,12 @@
 """The ablation's arms and its table (the switches: tests/pipeline/shards/test_arms.py)."""
 
+import sys
+
 import pytest
 
 from openwit.ablate import results
 from openwit.ablate.arms import NAMES, Recipe, shards_args
-from openwit.ablate.job import AblateConfig
+from openwit.ablate.job import AblateConfig, _train_all
 
 
 def test_each_arm_adds_one_step_to_the_one_before():
@@ -45,3 +47,30 @@ def test_the_table_has_spread_and_a_paired_test_against_the_previous_arm():
     md = results.markdown(rows)
     assert "| full | 100 | 3 | 0.213 ± 0.015 | +0.103 (p=" in md
     assert "<img" in results.report_html(rows, "t")
+
+
+def _sleeper(folder, seconds: float, code: int = 0) -> list[str]:
+    """A command that records when it ran in `folder`/times, then exits with `code`."""
+    script = (
+        "import sys, time, os; t0 = time.time(); time.sleep(float(sys.argv[2])); "
+        "open(os.path.join(sys.argv[1], 'times'), 'w').write(f'{t0} {time.time()}'); "
+        "print('threads', os.environ['OMP_NUM_THREADS']); sys.exit(int(sys.argv[3]))"
+    )
+    return [sys.executable, "-c", script, str(folder), str(seconds), str(code)]
+
+
+def test_training_runs_go_side_by_side_at_most_parallel_at_once(tmp_path):
+    dirs = [tmp_path / f"run{i}" for i in range(5)]
+    _train_all([(_sleeper(d, 0.6), d) for d in dirs], parallel=2)
+    spans = [tuple(map(float, (d / "times").read_text().split())) for d in dirs]
+    for t0, _ in spans:  # at no start were more than two runs going
+        assert sum(a <= t0 < b for a, b in spans) <= 2
+    assert max(b for _, b in spans) - min(a for a, _ in spans) < 0.6 * 5  # not one at a time
+    assert all("threads" in (d / "train.log").read_text() for d in dirs)
+
+
+def test_a_failed_run_is_named_after_the_others_finish(tmp_path):
+    ok, bad = tmp_path / "ok", tmp_path / "bad"
+    with pytest.raises(RuntimeError, match=r"bad \(exit 3; see .*bad/train.log\)"):
+        _train_all([(_sleeper(bad, 0.1, 3), bad), (_sleeper(ok, 0.5), ok)], parallel=2)
+    assert (ok / "times").is_file()
