@@ -1,13 +1,16 @@
 """Semantic dedup on the default sandbox: what it finds against the truth, and what it costs.
 
-Runs `openwit shards --semdedup T` at each threshold on the end-to-end run's crawl, reusing
-that run's scan (so only the decision runs again), with a checkpoint the project trained.
+Two costs, each the semantic steps' seconds (`_summary.json` seconds.semdedup) over the
+wall time of the `openwit shards` run it adds to:
+  alone   `--semdedup T --semdedup-with C` on the end-to-end run's scan: it embeds every
+          image the other steps kept (decode, resize, forward pass), against `make shards`
+  shared  with `--score-with C` too: the scan embeds each image once for the score and keeps
+          the embedding, so semantic dedup only clusters; against `openwit shards
+          --score-with C` (timed here, scan included)
 The sandbox plants semantic duplicates (an emoji scene drawn again in the other served
-style); `audit_shards` scores the drops against them. Cost: the semantic steps' seconds
-(embedding included) against the whole `make shards` of the end-to-end run.
-Writes bench/results/semdedup.json.
+style); `audit_shards` scores the drops against them. Writes bench/results/semdedup.json.
     python -m bench.end_to_end        # first: the crawl, the shards and a checkpoint
-    python -m bench.semdedup [--checkpoint C] [--thresholds 0.98,0.99,0.995]
+    python -m bench.semdedup [--checkpoint C] [--thresholds 0.98,0.99,0.995] [--shared 0.99]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench import common
@@ -31,47 +35,66 @@ def latest_checkpoint(run: Path) -> Path:
     return found[-1]
 
 
+def shards(out: Path, *args: str, scan_of: Path | None = None) -> tuple[dict, float]:
+    """`openwit shards` on the end-to-end crawl into a fresh `out` (on `scan_of`'s scan when
+    given, so only the decision runs); its summary and wall seconds."""
+    shutil.rmtree(out, ignore_errors=True)
+    if scan_of is not None:
+        shutil.copytree(scan_of / "_scan", out / "_scan")
+    cmd = [sys.executable, "-m", "openwit.cli", "shards", "--crawl", str(E2E / "crawl")]
+    t = time.perf_counter()
+    subprocess.run([*cmd, "--out", str(out), *args], check=True, stdout=subprocess.DEVNULL)
+    return json.loads((out / "_summary.json").read_text()), time.perf_counter() - t
+
+
+def row(s: dict, threshold: float, kept_without: int, against: float) -> dict:
+    audit = s["sandbox_audit"]
+    return {
+        "threshold": threshold,
+        "kept": s["kept"],
+        "kept_without": kept_without,
+        **{k: v for k, v in audit.items() if k.startswith("semantic_dup")},
+        "near_dup_precision": audit["near_dup_precision"],
+        "semdedup_seconds": s["seconds"]["semdedup"],
+        "share": round(s["seconds"]["semdedup"] / against, 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", type=Path, default=None)
     ap.add_argument("--thresholds", default="0.98,0.99,0.995")
+    ap.add_argument("--shared", type=float, default=0.99, help="threshold of the shared run")
     ap.add_argument("--out", default="bench/results/semdedup.json")
     args = ap.parse_args()
-    ckpt = args.checkpoint or latest_checkpoint(Path("data/train/bench-e2e"))
-    crawl, base = E2E / "crawl", E2E / "shards"
+    ckpt = str(args.checkpoint or latest_checkpoint(Path("data/train/bench-e2e")))
+    base = E2E / "shards"
     if not (base / "_summary.json").is_file():
         sys.exit(f"{base} holds no finished shards: run `python -m bench.end_to_end` first")
     e2e = json.loads(Path("bench/results/end_to_end.json").read_text())
     make_shards = e2e["stages"]["shards"]["seconds"]
-    baseline = json.loads((base / "_summary.json").read_text())
-    rows = []
+    kept = json.loads((base / "_summary.json").read_text())["kept"]
+    alone = []
     for t in [float(x) for x in args.thresholds.split(",")]:
-        out = E2E / f"semdedup-{t}"
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.copytree(base / "_scan", out / "_scan")
-        cmd = [sys.executable, "-m", "openwit.cli", "shards", "--crawl", str(crawl)]
-        cmd += ["--out", str(out), "--semdedup", str(t), "--semdedup-with", str(ckpt)]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        s = json.loads((out / "_summary.json").read_text())
-        audit = s["sandbox_audit"]
-        rows.append(
-            {
-                "threshold": t,
-                "kept": s["kept"],
-                "kept_without": baseline["kept"],
-                **{k: v for k, v in audit.items() if k.startswith("semantic_dup")},
-                "near_dup_precision": audit["near_dup_precision"],
-                "semdedup_seconds": s["seconds"]["semdedup"],
-                "share_of_make_shards": round(s["seconds"]["semdedup"] / make_shards, 3),
-            }
+        s, _ = shards(
+            E2E / f"semdedup-{t}", "--semdedup", str(t), "--semdedup-with", ckpt, scan_of=base
         )
-        print(json.dumps(rows[-1]))
+        alone.append(row(s, t, kept, make_shards))
+        print(json.dumps(alone[-1]))
+    scored, scored_seconds = shards(E2E / "scored", "--score-with", ckpt)
+    sem = ["--score-with", ckpt, "--semdedup", str(args.shared)]
+    s, _ = shards(E2E / f"scored-semdedup-{args.shared}", *sem, scan_of=E2E / "scored")
+    shared = row(s, args.shared, scored["kept"], scored_seconds)
+    print(json.dumps(shared))
     result = {
         **common.stamp(),
-        "checkpoint": str(ckpt),
+        "checkpoint": ckpt,
         "make_shards_seconds": make_shards,
-        "planted": baseline["sandbox_audit"].get("semantic_dups_removable"),
-        "thresholds": rows,
+        "shards_with_score_seconds": round(scored_seconds, 1),
+        "planted": s["sandbox_audit"].get("semantic_dups_removable"),
+        "alone": alone,
+        "shared": shared,
+        "target_share": 0.10,
     }
     common.write(args.out, result)
 

@@ -50,7 +50,7 @@ from openwit.pipeline.shards.decide import OVERLAP_SCHEMA, write_reference
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import DedupConfig
 from openwit.pipeline.shards.dedup.semantic import SemDedupConfig
-from openwit.pipeline.shards.scan import SCAN_COLUMNS, ScanConfig, scan_shard
+from openwit.pipeline.shards.scan import EMBEDDINGS, SCAN_COLUMNS, ScanConfig, scan_shard
 
 
 @dataclass(frozen=True)
@@ -114,11 +114,13 @@ def scan_task(spec: ScanTask) -> dict:
     try:
         evals = get_shared(spec.evals) if spec.evals is not None else None
         p = get_shared(spec.balance) if spec.balance is not None else None
-        table, error = scan_shard(
+        table, error, embeddings = scan_shard(
             f"{base}.parquet", f"{base}.tar", sid, spec.scan, evals, spec.dedup, p
         )
     except (OSError, pa.ArrowInvalid) as e:  # the crawl's own table is unreadable: skip it
         return {"shard": sid, "error": f"{base}.parquet: {e}", "skipped": True}
+    if embeddings is not None:  # before the part: a written part means its scan is whole
+        storage.write_parquet(embeddings, out / "_scan" / EMBEDDINGS / f"{sid:05d}.parquet")
     table = table.replace_schema_metadata({"error": error or ""})
     storage.write_parquet(table, path)
     return {"shard": sid, "error": error or ""}

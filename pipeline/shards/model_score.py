@@ -92,16 +92,24 @@ class ModelScorer:
 
     def scores(self, images: list[bytes], captions: list[str], batch_size: int = 64) -> np.ndarray:
         """Each pair's image-text cosine."""
+        return self.scores_and_embeddings(images, captions, batch_size)[0]
+
+    def scores_and_embeddings(
+        self, images: list[bytes], captions: list[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each pair's image-text cosine and its unit image embedding (float32), from one
+        forward pass: semantic dedup reuses the scan's embeddings instead of embedding again."""
         import torch
 
-        out = []
+        scores, embeddings = [np.zeros(0, np.float32)], [np.zeros((0, self.dim), np.float32)]
         with torch.inference_mode():
             for i in range(0, len(images), batch_size):
                 img = self._images(images[i : i + batch_size])
                 txt = self.model.encode_text(self.tokenizer(captions[i : i + batch_size]))
                 txt = torch.nn.functional.normalize(txt, dim=-1)
-                out.append((img * txt).sum(-1).numpy())
-        return np.concatenate(out) if out else np.zeros(0, np.float32)
+                scores.append((img * txt).sum(-1).float().numpy())
+                embeddings.append(img.float().numpy())
+        return np.concatenate(scores), np.concatenate(embeddings)
 
     def _images(self, batch: list[bytes]):
         import torch

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tarfile
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +45,7 @@ SCAN_COLUMNS = pa.schema(
     ]
 )
 _SCORERS: dict = {}  # one model per worker process and checkpoint
+EMBEDDINGS = "embeddings"  # _scan/embeddings/<part>.parquet: (row, embedding) of scored rows
 
 
 @dataclass
@@ -85,9 +87,10 @@ def scan_shard(
     evals: EvalSet | None = None,
     dedup: DedupConfig | None = None,
     balance_p: np.ndarray | None = None,
-) -> tuple[pa.Table, str | None]:
-    """(the shard's rows with SCAN_COLUMNS added, an error message or None). With `evals`,
-    each row names the evaluation images it copies (the same test as near-dup dedup)."""
+) -> tuple[pa.Table, str | None, pa.Table | None]:
+    """(the shard's rows with SCAN_COLUMNS added, an error message or None, the scored rows'
+    image embeddings or None). With `evals`, each row names the evaluation images it copies
+    (the same test as near-dup dedup)."""
     table = read_table(parquet_path)
     n = table.num_rows
     cols: dict[str, list] = {f.name: [None] * n for f in SCAN_COLUMNS}
@@ -135,8 +138,10 @@ def scan_shard(
             cols["text_offset"][i], cols["text_size"][i] = parts["txt"]
             if cfg.model_score.checkpoint and reasons[i] is None:
                 to_score.append((i, image))
+    embeddings = None
     if to_score:
-        _score(to_score, table.column("caption").to_pylist(), cols, reasons, cfg.model_score)
+        captions = table.column("caption").to_pylist()
+        embeddings = _score(to_score, captions, cols, reasons, cfg.model_score)
     if evals is not None and cfg.fingerprints:
         prints = [
             Fingerprint(p, np.array(h, np.uint64), d, t) if p is not None else None
@@ -148,7 +153,7 @@ def scan_shard(
     cols["filter_reason"] = reasons
     for fld in SCAN_COLUMNS:
         table = table.append_column(fld, pa.array(cols[fld.name], fld.type))
-    return table, error
+    return table, error, embeddings
 
 
 class Balanced:
@@ -171,13 +176,23 @@ def _score(
     cols: dict,
     reasons: list,
     cfg: ModelScoreConfig,
-) -> None:
+) -> pa.Table:
+    """Fill in each row's model score; returns the rows' image embeddings (EMBEDDINGS)."""
     if cfg.checkpoint not in _SCORERS:
         _SCORERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
-    scores = _SCORERS[cfg.checkpoint].scores(
+    scores, emb = _SCORERS[cfg.checkpoint].scores_and_embeddings(
         [b for _, b in rows], [captions[i] for i, _ in rows], cfg.batch_size
     )
     for (i, _), score in zip(rows, scores, strict=True):
         cols["model_score"][i] = float(score)
         if cfg.min_score is not None and score < cfg.min_score:
             reasons[i] = Reason.MODEL_SCORE
+    flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), emb.shape[1])
+    table = pa.table({"row": pa.array([i for i, _ in rows], pa.int32()), "embedding": flat})
+    return table.replace_schema_metadata({"checkpoint": checkpoint_id(cfg.checkpoint)})
+
+
+def checkpoint_id(path: str) -> str:
+    """Which model embedded: the checkpoint's resolved path, size and modification time."""
+    st = Path(path).stat()
+    return f"{Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns}"

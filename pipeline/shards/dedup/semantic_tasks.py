@@ -25,6 +25,7 @@ from openwit.pipeline.shards.buckets import read_bucket, write_buckets
 from openwit.pipeline.shards.dedup.semantic import SemDedupConfig, cluster_dups, kmeans
 from openwit.pipeline.shards.place import DUPS
 from openwit.pipeline.shards.route import cut_reasons
+from openwit.pipeline.shards.scan import EMBEDDINGS, checkpoint_id
 from openwit.pipeline.shards.shuffle import read_images
 
 KIND = "semantic_dup"
@@ -48,17 +49,44 @@ def candidates(part: Path, number: int, cutoff: float | None, dup_ids: np.ndarra
     )
 
 
-def embed_part(rows: pa.Table, crawl: str, cfg: SemDedupConfig) -> pa.Table:
-    """(id, key, embedding) of each row, its image read from the crawl's tar by offset."""
-    from openwit.pipeline.shards.model_score import ModelScorer
+def embed_part(rows: pa.Table, crawl: str, cfg: SemDedupConfig, part: Path | None = None):
+    """(id, key, embedding) of each row: the scan's own embedding when it scored with this
+    checkpoint (`part`'s EMBEDDINGS file), else embedded here, its image read from the
+    crawl's tar by offset."""
+    local = rows.column("id").to_numpy() & 0xFFFFFFFF  # the row within its scan part
+    stored = _stored(part, cfg.checkpoint) if part is not None else None
+    found = np.zeros(rows.num_rows, bool)
+    if stored is not None:
+        at = np.minimum(np.searchsorted(stored[0], local), max(0, len(stored[0]) - 1))
+        found = stored[0][at] == local if len(stored[0]) else found
+        emb = np.zeros((rows.num_rows, stored[1].shape[1]), np.float32)
+        emb[found] = stored[1][at[found]]
+    if stored is None or not found.all():
+        if cfg.checkpoint not in _EMBEDDERS:
+            from openwit.pipeline.shards.model_score import ModelScorer
 
-    if cfg.checkpoint not in _EMBEDDERS:
-        _EMBEDDERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
-    images = read_images(crawl, rows)  # a scan part is one crawl shard: one open tar
-    emb = _EMBEDDERS[cfg.checkpoint].image_embeddings(images, cfg.batch_size)
-    dim = emb.shape[1]  # (0, dim) for a part with nothing left to embed
-    flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), dim)
+            _EMBEDDERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
+        todo = np.flatnonzero(~found)
+        images = read_images(crawl, rows.take(todo))  # a scan part is one crawl shard
+        new = _EMBEDDERS[cfg.checkpoint].image_embeddings(images, cfg.batch_size)
+        if stored is None:
+            emb = new  # (0, dim) for a part with nothing left to embed
+        else:
+            emb[todo] = new
+    flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), emb.shape[1])
     return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": flat})
+
+
+def _stored(part: Path, checkpoint: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(rows, embeddings) the scan of `part` kept, sorted by row, if `checkpoint` made them."""
+    path = part.parent / EMBEDDINGS / part.name
+    if checkpoint is None or not path.is_file():
+        return None
+    t = pq.read_table(path)
+    if (t.schema.metadata or {}).get(b"checkpoint", b"").decode() != checkpoint_id(checkpoint):
+        return None
+    t = t.sort_by("row")
+    return t.column("row").to_numpy().astype(np.int64), matrix(t)
 
 
 def matrix(t: pa.Table) -> np.ndarray:
@@ -130,7 +158,8 @@ def embed_step(part: Path, number: int, d: Path, crawl: str, cutoff, cfg: SemDed
     path = d / "sem_embed" / f"{number:05d}.parquet"
     if not path.is_file():
         ids = pq.read_table(d / "dups.parquet", columns=["id"]).column("id").to_numpy()
-        storage.write_parquet(embed_part(candidates(part, number, cutoff, ids), crawl, cfg), path)
+        rows = candidates(part, number, cutoff, ids)
+        storage.write_parquet(embed_part(rows, crawl, cfg, part), path)
 
 
 def cluster_step(d: Path, cfg: SemDedupConfig) -> None:
@@ -160,7 +189,7 @@ def reference(parts: list[Path], crawl: str, cutoff, dup_ids: np.ndarray, cfg) -
     """The one-process decision: every part embedded here, clustered, deduped at once."""
     numbers = [int(p.stem) for p in parts]
     tables = [
-        embed_part(candidates(p, n, cutoff, dup_ids), crawl, cfg)
+        embed_part(candidates(p, n, cutoff, dup_ids), crawl, cfg, p)
         for p, n in zip(parts, numbers, strict=True)
     ]
     c = centroids(tables, cfg)

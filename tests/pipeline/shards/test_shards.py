@@ -294,3 +294,13 @@ def test_semdedup_in_tasks_equals_the_one_process_reference(
     assert digest(outs["many"]) == digest(outs["one"])
     summary = json.loads((outs["many"] / "_summary.json").read_text())
     assert summary["seconds"]["semdedup"] > 0
+    # With --score-with the same model, the scan's embeddings serve: one forward pass per
+    # image for both steps, and the same rows go.
+    shared = tmp_path / "shared"
+    scored = ["--score-with", str(tiny_checkpoint), "--semdedup", "0.995"]
+    result = runner.invoke(app, [*shards_args(crawled[0], shared), *scored])
+    assert result.exit_code == 0, result.output
+    assert len(list((shared / "_scan" / "embeddings").glob("*.parquet"))) == len(
+        list((shared / "_scan").glob("*.parquet"))
+    )
+    assert read_decisions(shared).equals(tasks)

@@ -116,3 +116,36 @@ def test_a_threshold_without_a_model_is_refused(tmp_path):
         ShardsConfig(semdedup=SemDedupConfig(threshold=0.9, checkpoint=str(tmp_path / "x.pt")))
     with pytest.raises(ValueError, match="cosine"):
         SemDedupConfig(threshold=1.5, checkpoint="x")
+
+
+def test_the_scans_embeddings_serve_when_its_model_is_the_one_asked(tmp_path, monkeypatch):
+    """A scan that scored with checkpoint C kept each scored row's embedding: semantic dedup
+    with C takes them and reads no image; with another checkpoint it embeds again."""
+    import pyarrow.parquet as pq
+
+    from openwit.pipeline.shards.scan import EMBEDDINGS, checkpoint_id
+
+    ckpt, other = tmp_path / "c.pt", tmp_path / "other.pt"
+    ckpt.write_bytes(b"c"), other.write_bytes(b"o")
+    part = tmp_path / "_scan" / "00003.parquet"
+    (part.parent / EMBEDDINGS).mkdir(parents=True)
+    vectors = normalise(np.random.default_rng(0).normal(size=(5, 8))).astype(np.float32)
+    flat = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), 8)
+    stored = pa.table({"row": pa.array([9, 1, 4, 6, 7], pa.int32()), "embedding": flat})
+    stored = stored.replace_schema_metadata({"checkpoint": checkpoint_id(str(ckpt))})
+    pq.write_table(stored, part.parent / EMBEDDINGS / part.name)
+    ids = (np.int64(3) << 32) | np.array([4, 9, 7], np.int64)
+    rows = pa.table({"key": ["a", "b", "c"], "id": ids})
+    got = sem.embed_part(rows, str(tmp_path / "no-crawl"), SemDedupConfig(0.9, str(ckpt)), part)
+    np.testing.assert_array_equal(sem.matrix(got), vectors[[2, 0, 4]])
+
+    class Embedder:  # stands in for a model: records what it was asked to embed
+        def image_embeddings(self, images, batch_size):
+            asked.extend(images)
+            return np.ones((len(images), 8), np.float32)
+
+    asked: list = []
+    monkeypatch.setitem(sem._EMBEDDERS, str(other), Embedder())
+    monkeypatch.setattr(sem, "read_images", lambda crawl, rows: rows.column("key").to_pylist())
+    again = sem.embed_part(rows, "crawl", SemDedupConfig(0.9, str(other)), part)
+    assert asked == ["a", "b", "c"] and (sem.matrix(again) == 1).all()
