@@ -14,6 +14,7 @@ in the fixed tables below, and every value is a bound parameter.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def _existing(path: str | None, shards: str) -> str | None:
 
 
 class Catalog:
-    def __init__(self, src: Sources):
+    def __init__(self, src: Sources, entry_stats: bool = True):
         self.src = src
         self.con = duckdb.connect()
         if storage.is_remote(src.shards):  # through fsspec, as `openwit sql` reads it
@@ -126,15 +127,38 @@ class Catalog:
                 NULL::INTEGER AS crawl_shard, NULL::BIGINT AS image_offset,
                 NULL::BIGINT AS image_size WHERE FALSE""")
         self._entries(src.queries)
-        self.con.execute(f"""CREATE TABLE entry_stats AS
-            SELECT id, e.entry, matched, selected, kept
-            FROM (SELECT id, count(*) AS matched,
-                    count(*) FILTER (WHERE coalesce(drop_stage, '') NOT IN
-                        ('{Stage.MATCH}', '{Stage.BALANCE}')) AS selected,
-                    count(*) FILTER (WHERE status = '{Status.KEPT}') AS kept
-                  FROM (SELECT unnest(matched) AS id, drop_stage, status FROM samples)
-                  GROUP BY id) s
-            LEFT JOIN entries e USING (id)""")
+        # An unnest over every candidate: instant at the sandbox's size, minutes at 400M, so it
+        # is built beside the server, and only the requests that read it wait for it.
+        self._stats_ready = threading.Event()
+        self._stats_error: Exception | None = None
+        if entry_stats:
+            threading.Thread(target=self._entry_stats, daemon=True, name="entry-stats").start()
+        else:  # a catalog that only lists samples (the index) needs no counts
+            self._stats_error = ValueError("not built (Catalog(entry_stats=False))")
+            self._stats_ready.set()
+
+    def _entry_stats(self) -> None:
+        try:
+            self.con.cursor().execute(f"""CREATE TABLE entry_stats AS
+                SELECT id, e.entry, matched, selected, kept
+                FROM (SELECT id, count(*) AS matched,
+                        count(*) FILTER (WHERE coalesce(drop_stage, '') NOT IN
+                            ('{Stage.MATCH}', '{Stage.BALANCE}')) AS selected,
+                        count(*) FILTER (WHERE status = '{Status.KEPT}') AS kept
+                      FROM (SELECT unnest(matched) AS id, drop_stage, status FROM samples)
+                      GROUP BY id) s
+                LEFT JOIN entries e USING (id)""")
+        except Exception as e:  # noqa: BLE001 - reported by the requests that need the table
+            self._stats_error = e
+        finally:
+            self._stats_ready.set()
+
+    def _stats(self) -> None:
+        """Wait for entry_stats (see __init__)."""
+        self._stats_ready.wait()
+        if self._stats_error is not None:
+            error = self._stats_error
+            raise RuntimeError(f"{self.src.shards}: counting pairs per entry failed: {error}")
 
     def _entries(self, queries: str | None) -> None:
         self.con.execute("CREATE TABLE entries (id INTEGER, entry VARCHAR)")
@@ -217,6 +241,7 @@ class Catalog:
         if not rows:
             return None
         row = rows[0]
+        self._stats()
         entries = self._q(
             """SELECT s.entry, s.matched, s.selected, s.kept FROM entry_stats s
                WHERE list_contains(?, s.id) ORDER BY s.matched DESC""",
@@ -265,6 +290,7 @@ class Catalog:
         if order not in ("asc", "desc"):
             raise BadRequest(f"unknown order {order!r}; use asc or desc")
         where, params = "entry ILIKE '%' || ? || '%'", [search]
+        self._stats()
         total = self._q(f"SELECT count(*) AS n FROM entry_stats WHERE {where}", params)[0]["n"]
         rows = self._q(
             f"""SELECT entry, matched, selected, kept FROM entry_stats WHERE {where}

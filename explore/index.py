@@ -76,7 +76,7 @@ def build_index(cfg: IndexConfig, progress: bool = True) -> dict:
         raise FileNotFoundError(
             f"{cfg.shards}: the crawl its shards job read is not at hand; pass --crawl DIR"
         )
-    catalog = Catalog(src)
+    catalog = Catalog(src, entry_stats=False)
     rows = _rows(catalog)
     out = Path(cfg.shards) / "_index"
     parts = out / "parts"
