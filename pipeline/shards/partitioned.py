@@ -1,12 +1,14 @@
 """The shards job's decision as partitioned tasks: the driver holds a few numbers per task,
 never a row.
 
-    route     per scan part    rank, exact keys and band hashes, by bucket   route.py
+    route     per scan part    rank and exact keys, by bucket                route.py
     exact     per hash bucket  links between rows with equal URL or pixels   dedup/exact.py
+    exact_of  one DuckDB task  exact groups and each copy's survivor         dedup/link.py
+    route_bands per scan part  the survivors' band hashes, by bucket         route.py
     bands     per band bucket  near-duplicate candidates from the hashes     dedup/bands.py
     hop       per scan part    each candidate with its query's thumbnail     dedup/confirm.py
     confirm   per scan part    the candidates whose thumbnails agree         dedup/confirm.py
-    link      one DuckDB task  connected groups and each copy's survivor     dedup/link.py
+    link      one DuckDB task  near groups and each copy's survivor          dedup/link.py
     captions  per scan part,   with --caption-dedup: the captions left, by   caption_tasks.py
       then per hash bucket,    MinHash band; pairs confirmed by Jaccard;
       then one DuckDB task     linked as the images were
@@ -50,6 +52,7 @@ from openwit.pipeline.shards.route import (
     band_pieces,
     band_radius,
     piece_bits,
+    route_bands,
     route_part,
 )
 
@@ -82,12 +85,19 @@ def run_task(t: Task) -> dict:
     name, arrow = f"{i:05d}.parquet", f"{i:05d}{SUFFIX}"
     result: dict = {}
     if t.step == "route":
-        if not (d / "bands" / arrow).is_file():
+        if not (d / "exact" / arrow).is_file():
             route_part(Path(t.part), i, d, t.cutoff, t.layout, t.dedup)
     elif t.step == "exact":
         if not (d / "exact_links" / name).is_file():
             links = exact.exact_links(read_bucket(bucket_files(d / "exact"), "bucket", i))
             storage.write_parquet(links, d / "exact_links" / name)
+    elif t.step == "exact_of":
+        if not (d / "exact_of.parquet").is_file():
+            rank, links = _files(d / "rank"), _files(d / "exact_links")
+            link.link_exact(rank, links, d / "exact_of.parquet", t.memory)
+    elif t.step == "route_bands":
+        if not (d / "bands" / arrow).is_file():
+            route_bands(Path(t.part), i, d, t.layout, t.dedup)
     elif t.step == "bands":
         if not (d / "candidates" / arrow).is_file():
             entries = read_bucket(bucket_files(d / "bands"), "bucket", i)
@@ -112,8 +122,8 @@ def run_task(t: Task) -> dict:
     elif t.step == "link":
         image_dups = d / ("image_dups.parquet" if t.captions else "dups.parquet")
         if not image_dups.is_file():
-            rank, links, near = _files(d / "rank"), _files(d / "exact_links"), _files(d / "near")
-            link.link(rank, links, near, image_dups, t.memory)
+            rank, near = _files(d / "rank"), _files(d / "near")
+            link.link(rank, d / "exact_of.parquet", near, image_dups, t.memory)
     elif t.step == "captions":
         if not (d / "caption_slices" / arrow).is_file():
             caption_tasks.route_captions(
@@ -199,6 +209,8 @@ def decide(
     per_part = [dict(base, index=n, part=str(p)) for n, p in zip(numbers, parts, strict=True)]
     step("route", [Task(step="route", **k) for k in per_part])
     step("exact", [Task(step="exact", index=b, **base) for b in range(layout.exact_buckets)])
+    step("exact_of", [Task(step="exact_of", index=0, memory=memory, **base)])
+    step("route_bands", [Task(step="route_bands", **k) for k in per_part])
     buckets = len(band_pieces(dedup)) << layout.band_bits
     step("bands", [Task(step="bands", index=b, **base) for b in range(buckets)])
     step("hop", [Task(step="hop", **k) for k in per_part])

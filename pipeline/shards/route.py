@@ -5,8 +5,9 @@ Per part, three files under `_decide/`:
     rank/   id, key, url, flag (a filter drops it), area: what picks a group's survivor
             (Parquet: DuckDB reads it)
     exact/  (url or pixel hash, id) by a hash of the value: equal values meet in one bucket
-    bands/  each image's hashes by band piece (dedup/bands.py): codes that may be within
-            the Hamming threshold meet in one bucket (both bucketed: buckets.py)
+    bands/  once the exact groups are known (`route_bands`), each surviving image's hashes
+            by band piece (dedup/bands.py): codes that may be within the Hamming threshold
+            meet in one bucket (both bucketed: buckets.py)
 
 A row's id is (part << 32) | its row in the part, so later steps find its thumbnails again
 without carrying them.
@@ -91,6 +92,22 @@ def route_part(
     storage.write_parquet(rank, out / "rank" / f"{number:05d}.parquet")
     name = f"{number:05d}{SUFFIX}"
     write_buckets(_exact(t, ids, layout.exact_buckets), "bucket", out / "exact" / name)
+    return t.num_rows
+
+
+def route_bands(part: Path, number: int, out: Path, layout: Layout, cfg: DedupConfig) -> int:
+    """The part's image hashes to their band buckets, but not those of rows an exact group
+    drops (`out`/exact_of.parquet): their pairs would be discarded, and a picture copied n
+    times would make n² of them. Returns how many rows it routed."""
+    t, rows = printed_rows(part, ["phash"])
+    ids = (np.int64(number) << 32) | rows
+    lo, hi = int(np.int64(number) << 32), int((np.int64(number) + 1) << 32)
+    exact_of = pq.read_table(
+        out / "exact_of.parquet", columns=["v"], filters=[("v", ">=", lo), ("v", "<", hi)]
+    )
+    alive = ~np.isin(ids, exact_of.column("v").to_numpy())
+    t, ids = t.filter(pa.array(alive)), ids[alive]
+    name = f"{number:05d}{SUFFIX}"
     write_buckets(_bands(t, ids, layout.band_bits, cfg), "bucket", out / "bands" / name)
     return t.num_rows
 

@@ -5,10 +5,12 @@ its own label, takes the smallest label among its neighbours, then its label's l
 nothing changes (a few rounds: the rounds grow with the log of a group's diameter). DuckDB
 keeps the tables on disk past its memory limit, so the pair list may outgrow the task.
 
-The order is the one-process `images.dedup`'s: exact groups (URL or pixels) first; near
-pairs among the exact survivors next; a group's survivor is a row the filters keep, then the
-largest image, then the lowest key; an exact copy of a row that went as a near duplicate
-names the near group's survivor, as a near duplicate itself.
+The order is the one-process `images.dedup`'s: exact groups (URL or pixels) first
+(`link_exact`, before the near-duplicate search, so that a flood of one picture enters that
+search once, not as n² pairs); near pairs among the exact survivors next (`link`); a group's
+survivor is a row the filters keep, then the largest image, then the lowest key; an exact
+copy of a row that went as a near duplicate names the near group's survivor, as a near
+duplicate itself.
 """
 
 from __future__ import annotations
@@ -74,19 +76,28 @@ def _write(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> int:
     return n
 
 
+def link_exact(rank: list[Path], exact: list[Path], out: Path, memory_limit=None) -> int:
+    """Write `out` (v, best): every row an exact group (URL or pixels) drops, and the row
+    that group keeps. Run before the near-duplicate search, which then sees survivors only."""
+    con = _connect(out, memory_limit, rank)
+    con.execute(f"CREATE TABLE exact_edges AS SELECT a, b FROM read_parquet({_files(exact)})")
+    components(con, "exact_edges", "exact_groups")
+    _survivors(con, "exact_groups", "exact_of")
+    return _write(con, "SELECT v, best FROM exact_of ORDER BY v", out)
+
+
 def link(
     rank: list[Path],
-    exact: list[Path],
+    exact_of: Path,
     near: list[Path],
     out: Path,
     memory_limit: str | None = None,
 ) -> int:
     """Write `out` (id, dup_kind, dup_of key) for every duplicate image, sorted by id;
-    returns how many rows it holds."""
+    returns how many rows it holds. `exact_of` is link_exact's table; `near` the pairs
+    found among the exact survivors."""
     con = _connect(out, memory_limit, rank)
-    con.execute(f"CREATE TABLE exact_edges AS SELECT a, b FROM read_parquet({_files(exact)})")
-    components(con, "exact_edges", "exact_groups")
-    _survivors(con, "exact_groups", "exact_of")
+    con.execute(f"CREATE TABLE exact_of AS SELECT v, best FROM read_parquet('{exact_of}')")
     con.execute(f"""CREATE TABLE near_edges AS SELECT n.a, n.b FROM read_parquet({_files(near)}) n
         ANTI JOIN exact_of x ON x.v = n.a ANTI JOIN exact_of y ON y.v = n.b""")
     components(con, "near_edges", "near_groups")

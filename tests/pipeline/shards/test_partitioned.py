@@ -10,7 +10,12 @@ import pytest
 from openwit.core.executor import LocalExecutor, RayExecutor
 from openwit.pipeline.sandbox.fingerprints import FingerprintsConfig, audit, parts, write_part
 from openwit.pipeline.shards import partitioned, route
-from openwit.pipeline.shards.buckets import bucket_counts, read_bucket, write_buckets
+from openwit.pipeline.shards.buckets import (
+    bucket_counts,
+    bucket_files,
+    read_bucket,
+    write_buckets,
+)
 from openwit.pipeline.shards.candidates import read_decisions
 from openwit.pipeline.shards.decide import decide
 from openwit.pipeline.shards.dedup.bands import band_candidates
@@ -51,6 +56,18 @@ def test_partitioned_equals_one_process_on_synthetic_rows(tmp_path, bands, radiu
     assert scores["near_dup_planted"] > 300 and scores["near_dup_precision"] >= 0.99
     assert scores["near_dup_recall"] == 1.0 if bands == 3 else scores["near_dup_recall"] >= 0.95
     assert placed["kept"] == sum(placed["group_counts"])
+    # The near-duplicate search saw no row an exact group drops: a flood of one picture
+    # enters it once.
+    d = tmp_path / "_decide"
+    dropped = pq.read_table(d / "exact_of.parquet").column("v").to_numpy()
+    routed = np.concatenate(
+        [
+            read_bucket(bucket_files(d / "bands"), "bucket", b).column("id").to_numpy()
+            for b in range(len(route.band_pieces(dedup)) << layout.band_bits)
+        ]
+    )
+    assert len(dropped) > 100 and not np.isin(routed, dropped).any()
+    assert len(np.unique(routed)) + len(dropped) == sum(pq.read_metadata(f).num_rows for f in files)
 
 
 @pytest.mark.slow
