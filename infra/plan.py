@@ -24,10 +24,10 @@ REFERENCE_RATES = {
     "match_texts": 74_340.0,  # captions matched against the default list (bench/match.py)
     "download_images": 77.2,  # fetch + validate + resize, CPU-bound on loopback (bench/download)
     "shards_images": 76.8,  # scan + dedup + filter + write (bench/end_to_end.py)
-    "decide_rows": 10_600.0,  # the partitioned decision at 10M rows (bench/shards_scale.py)
+    "decide_rows": 9_460.0,  # the partitioned decision at 10M rows (bench/shards_scale.py)
 }
 # The partitioned decision's intermediate tables per scanned row (bench/shards_scale.py).
-REFERENCE_DECIDE_BYTES_PER_ROW = 1060.0
+REFERENCE_DECIDE_BYTES_PER_ROW = 1020.0
 YIELDS = {  # fraction of a stage's input that survives it: (value, where it comes from)
     "pairs_per_page": (9.5, "sandbox, measured (real pages: set yours)"),
     "matched": (0.5, "assumed: share of alt texts matching a query on the web"),
