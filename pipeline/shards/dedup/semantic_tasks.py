@@ -49,7 +49,9 @@ def candidates(part: Path, number: int, cutoff: float | None, dup_ids: np.ndarra
     )
 
 
-def embed_part(rows: pa.Table, crawl: str, cfg: SemDedupConfig, part: Path | None = None):
+def embed_part(
+    rows: pa.Table, crawl: str, cfg: SemDedupConfig, part: Path | None = None
+) -> pa.Table:
     """(id, key, embedding) of each row: the scan's own embedding when it scored with this
     checkpoint (`part`'s EMBEDDINGS file), else embedded here, its image read from the
     crawl's tar by offset."""
