@@ -243,9 +243,8 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     timings: dict[str, float] = {}
     t0 = time.time()
     evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
-    pending = [
-        s for s in crawl_shards(cfg.crawl) if not (out / "_scan" / f"{s:05d}.parquet").exists()
-    ]
+    shards = crawl_shards(cfg.crawl)
+    pending = [s for s in shards if not (out / "_scan" / f"{s:05d}.parquet").exists()]
     shared = None
     if evals and pending:  # fingerprinted once here, matched inside every scan task
         eval_set = decontaminate.EvalSet.of(evals, decontaminate.fingerprint_evals(evals))
@@ -254,10 +253,7 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     if cfg.scan.balance_t is not None:  # MetaCLIP's rule over the crawl's whole pool
         p = balance_probabilities(cfg.crawl, cfg.scan.balance_t)
         balance = executor.put(f"balance-{cfg.scan.balance_t}", p)
-    specs = [
-        ScanTask(str(out), cfg.crawl, s, cfg.scan, cfg.dedup, shared, balance)
-        for s in crawl_shards(cfg.crawl)
-    ]
+    specs = [ScanTask(str(out), cfg.crawl, s, cfg.scan, cfg.dedup, shared, balance) for s in shards]
     scanned = [res for _, res in executor.map(scan_task, specs, "scan")]
     errors = sorted((r for r in scanned if r["error"]), key=lambda r: r["shard"])
     timings["scan"] = time.time() - t0

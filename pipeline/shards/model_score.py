@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,23 @@ class ModelScoreConfig:
             raise ValueError(f"--top-percent {self.top_percent}: give a share in (0, 100]")
 
 
+_LOADED: dict[str, ModelScorer] = {}  # one model per worker process and checkpoint
+
+
+def embedding_column(emb: np.ndarray) -> pa.FixedSizeListArray:
+    """(n, dim) float32 embeddings as one Arrow column of fixed-size lists."""
+    return pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), emb.shape[1])
+
+
 class ModelScorer:
+    @classmethod
+    def cached(cls, checkpoint: str) -> ModelScorer:
+        """The checkpoint's model, loaded once per process (the scan's score and semantic
+        dedup's embedding run in the same Ray workers)."""
+        if checkpoint not in _LOADED:
+            _LOADED[checkpoint] = cls(checkpoint)
+        return _LOADED[checkpoint]
+
     def __init__(self, checkpoint: str):
         import open_clip
         import torch

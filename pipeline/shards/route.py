@@ -101,7 +101,7 @@ def route_bands(part: Path, number: int, out: Path, layout: Layout, cfg: DedupCo
     times would make n² of them. Returns how many rows it routed."""
     t, rows = printed_rows(part, ["phash"])
     ids = (np.int64(number) << 32) | rows
-    lo, hi = int(np.int64(number) << 32), int((np.int64(number) + 1) << 32)
+    lo, hi = number << 32, (number + 1) << 32
     exact_of = pq.read_table(
         out / "exact_of.parquet", columns=["v"], filters=[("v", ">=", lo), ("v", "<", hi)]
     )

@@ -22,7 +22,7 @@ from openwit.core.vocab import SUCCESS, Pool, Reason
 from openwit.pipeline.shards import filters as F
 from openwit.pipeline.shards.decontaminate import EvalSet, contaminated_by
 from openwit.pipeline.shards.dedup.images import DedupConfig, Fingerprint, fingerprint
-from openwit.pipeline.shards.model_score import ModelScoreConfig, ModelScorer
+from openwit.pipeline.shards.model_score import ModelScoreConfig, ModelScorer, embedding_column
 
 SCAN_COLUMNS = pa.schema(
     [
@@ -44,7 +44,6 @@ SCAN_COLUMNS = pa.schema(
         ("contaminated_by", pa.list_(pa.string())),  # evaluation images this one copies
     ]
 )
-_SCORERS: dict = {}  # one model per worker process and checkpoint
 EMBEDDINGS = "embeddings"  # _scan/embeddings/<part>.parquet: (row, embedding) of scored rows
 
 
@@ -178,17 +177,15 @@ def _score(
     cfg: ModelScoreConfig,
 ) -> pa.Table:
     """Fill in each row's model score; returns the rows' image embeddings (EMBEDDINGS)."""
-    if cfg.checkpoint not in _SCORERS:
-        _SCORERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
-    scores, emb = _SCORERS[cfg.checkpoint].scores_and_embeddings(
+    scores, emb = ModelScorer.cached(cfg.checkpoint).scores_and_embeddings(
         [b for _, b in rows], [captions[i] for i, _ in rows], cfg.batch_size
     )
     for (i, _), score in zip(rows, scores, strict=True):
         cols["model_score"][i] = float(score)
         if cfg.min_score is not None and score < cfg.min_score:
             reasons[i] = Reason.MODEL_SCORE
-    flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), emb.shape[1])
-    table = pa.table({"row": pa.array([i for i, _ in rows], pa.int32()), "embedding": flat})
+    scored = pa.array([i for i, _ in rows], pa.int32())
+    table = pa.table({"row": scored, "embedding": embedding_column(emb)})
     return table.replace_schema_metadata({"checkpoint": checkpoint_id(cfg.checkpoint)})
 
 

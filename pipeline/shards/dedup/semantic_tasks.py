@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 
 from openwit.core import storage
 from openwit.core.vocab import SUCCESS
-from openwit.pipeline.shards.buckets import read_bucket, write_buckets
+from openwit.pipeline.shards.buckets import read_bucket, row_of, write_buckets
 from openwit.pipeline.shards.dedup.semantic import SemDedupConfig, cluster_dups, kmeans
+from openwit.pipeline.shards.model_score import ModelScorer, embedding_column
 from openwit.pipeline.shards.place import DUPS
 from openwit.pipeline.shards.route import cut_reasons
 from openwit.pipeline.shards.scan import EMBEDDINGS, checkpoint_id
@@ -32,7 +33,6 @@ KIND = "semantic_dup"
 SAMPLE = 200_000  # k-means sees at most this many rows (faiss: 39-256 per centroid suffice)
 _COLUMNS = ["key", "status", "filter_reason", "model_score", "contaminated_by"]
 _IMAGE = ["crawl_shard", "image_offset", "image_size"]
-_EMBEDDERS: dict[str, object] = {}
 
 
 def candidates(part: Path, number: int, cutoff: float | None, dup_ids: np.ndarray) -> pa.Table:
@@ -55,7 +55,7 @@ def embed_part(
     """(id, key, embedding) of each row: the scan's own embedding when it scored with this
     checkpoint (`part`'s EMBEDDINGS file), else embedded here, its image read from the
     crawl's tar by offset."""
-    local = rows.column("id").to_numpy() & 0xFFFFFFFF  # the row within its scan part
+    local = row_of(rows.column("id").to_numpy())
     stored = _stored(part, cfg.checkpoint) if part is not None else None
     found = np.zeros(rows.num_rows, bool)
     if stored is not None:
@@ -64,19 +64,15 @@ def embed_part(
         emb = np.zeros((rows.num_rows, stored[1].shape[1]), np.float32)
         emb[found] = stored[1][at[found]]
     if stored is None or not found.all():
-        if cfg.checkpoint not in _EMBEDDERS:
-            from openwit.pipeline.shards.model_score import ModelScorer
-
-            _EMBEDDERS[cfg.checkpoint] = ModelScorer(cfg.checkpoint)
         todo = np.flatnonzero(~found)
         images = read_images(crawl, rows.take(todo))  # a scan part is one crawl shard
-        new = _EMBEDDERS[cfg.checkpoint].image_embeddings(images, cfg.batch_size)
+        new = ModelScorer.cached(cfg.checkpoint).image_embeddings(images, cfg.batch_size)
         if stored is None:
             emb = new  # (0, dim) for a part with nothing left to embed
         else:
             emb[todo] = new
-    flat = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), emb.shape[1])
-    return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": flat})
+    embedding = embedding_column(emb)
+    return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": embedding})
 
 
 def _stored(part: Path, checkpoint: str | None) -> tuple[np.ndarray, np.ndarray] | None:

@@ -123,6 +123,7 @@ def test_the_scans_embeddings_serve_when_its_model_is_the_one_asked(tmp_path, mo
     with C takes them and reads no image; with another checkpoint it embeds again."""
     import pyarrow.parquet as pq
 
+    from openwit.pipeline.shards import model_score
     from openwit.pipeline.shards.scan import EMBEDDINGS, checkpoint_id
 
     ckpt, other = tmp_path / "c.pt", tmp_path / "other.pt"
@@ -145,7 +146,7 @@ def test_the_scans_embeddings_serve_when_its_model_is_the_one_asked(tmp_path, mo
             return np.ones((len(images), 8), np.float32)
 
     asked: list = []
-    monkeypatch.setitem(sem._EMBEDDERS, str(other), Embedder())
+    monkeypatch.setitem(model_score._LOADED, str(other), Embedder())
     monkeypatch.setattr(sem, "read_images", lambda crawl, rows: rows.column("key").to_pylist())
     again = sem.embed_part(rows, "crawl", SemDedupConfig(0.9, str(other)), part)
     assert asked == ["a", "b", "c"] and (sem.matrix(again) == 1).all()
