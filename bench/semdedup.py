@@ -7,6 +7,8 @@ wall time of the `openwit shards` run it adds to:
   shared  with `--score-with C` too: the scan embeds each image once for the score and keeps
           the embedding, so semantic dedup only clusters; against `openwit shards
           --score-with C` (timed here, scan included)
+It also times the model's load in a fresh process (what each worker pays once, whatever
+the crawl's size) and reports the alone share without it.
 The sandbox plants semantic duplicates (an emoji scene drawn again in the other served
 style); `audit_shards` scores the drops against them. Writes bench/results/semdedup.json.
     python -m bench.end_to_end        # first: the crawl, the shards and a checkpoint
@@ -47,8 +49,21 @@ def shards(out: Path, *args: str, scan_of: Path | None = None) -> tuple[dict, fl
     return json.loads((out / "_summary.json").read_text()), time.perf_counter() - t
 
 
+def model_load_seconds(ckpt: str) -> float:
+    """A fresh process's import of torch and open_clip and load of the checkpoint: what each
+    worker pays once, however large the crawl."""
+    code = (
+        "import sys, time; t = time.perf_counter()\n"
+        "from openwit.pipeline.shards.model_score import ModelScorer\n"
+        "ModelScorer(sys.argv[1]); print(time.perf_counter() - t)"
+    )
+    run = subprocess.run([sys.executable, "-c", code, ckpt], capture_output=True, text=True)
+    return round(float(run.stdout.split()[-1]), 2)
+
+
 def row(s: dict, threshold: float, kept_without: int, against: float) -> dict:
     audit = s["sandbox_audit"]
+    steps = {k: v for k, v in s.get("decide_steps", {}).items() if k.startswith("sem_")}
     return {
         "threshold": threshold,
         "kept": s["kept"],
@@ -56,6 +71,7 @@ def row(s: dict, threshold: float, kept_without: int, against: float) -> dict:
         **{k: v for k, v in audit.items() if k.startswith("semantic_dup")},
         "near_dup_precision": audit["near_dup_precision"],
         "semdedup_seconds": s["seconds"]["semdedup"],
+        "steps": steps,
         "share": round(s["seconds"]["semdedup"] / against, 3),
     }
 
@@ -86,9 +102,15 @@ def main() -> None:
     s, _ = shards(E2E / f"scored-semdedup-{args.shared}", *sem, scan_of=E2E / "scored")
     shared = row(s, args.shared, scored["kept"], scored_seconds)
     print(json.dumps(shared))
+    load = model_load_seconds(ckpt)
+    # Each worker loads the model once, in parallel with the others: the per-image part
+    # of the cost is what a crawl of any size pays in proportion to its rows.
+    per_image = [a["semdedup_seconds"] - load for a in alone]
     result = {
         **common.stamp(),
         "checkpoint": ckpt,
+        "model_load_seconds": load,
+        "share_without_load": round(min(per_image) / make_shards, 3),
         "make_shards_seconds": make_shards,
         "shards_with_score_seconds": round(scored_seconds, 1),
         "planted": s["sandbox_audit"].get("semantic_dups_removable"),

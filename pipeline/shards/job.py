@@ -241,6 +241,7 @@ def run(cfg: ShardsConfig, make_executor) -> dict:
 
 def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     timings: dict[str, float] = {}
+    steps: dict[str, float] = {}  # the partitioned decision's steps, when it ran here
     t0 = time.time()
     evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
     shards = crawl_shards(cfg.crawl)
@@ -285,7 +286,8 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
                 cfg.semdedup,
                 cfg.crawl,
             )
-            timings["semdedup"] = sum(v for k, v in placed["seconds"].items() if "sem_" in k)
+            steps = placed["seconds"]
+            timings["semdedup"] = sum(v for k, v in steps.items() if k.startswith("sem_"))
         else:  # the reference: every scanned row in this process
             placed = write_reference(cfg, out, parts, evals, cutoff)
         placed = {k: placed[k] for k in ("group_counts", "contaminated")}
@@ -314,6 +316,8 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     outcomes = candidates.build(cfg.crawl, out)
     timings["tables"] = time.time() - t0
     summary = _summary(outcomes, counts, errors, timings)
+    if steps:
+        summary["decide_steps"] = steps
     t0 = time.time()
     report.write(out, cfg.queries)
     summary["seconds"]["report"] = round(time.time() - t0, 2)

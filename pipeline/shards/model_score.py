@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from openwit.pipeline.shards.pixels import Pixels
+
 
 @dataclass(frozen=True)
 class ModelScoreConfig:
@@ -79,6 +81,7 @@ class ModelScorer:
         if self.channels_last:
             model.visual.to(memory_format=torch.channels_last)
         self.tokenizer = open_clip.get_tokenizer(name)
+        self.pixels = Pixels.of(self.transform)  # None: run the transform as given
 
     @property
     def dim(self) -> int:
@@ -132,11 +135,14 @@ class ModelScorer:
         import torch
         from PIL import Image
 
-        ims = []
-        for data in batch:
-            with Image.open(io.BytesIO(data)) as im:
-                ims.append(self.transform(im.convert("RGB")))
-        x = torch.stack(ims)
+        if self.pixels is not None:
+            x = self.pixels.batch([self.pixels(data) for data in batch])
+        else:
+            ims = []
+            for data in batch:
+                with Image.open(io.BytesIO(data)) as im:
+                    ims.append(self.transform(im.convert("RGB")))
+            x = torch.stack(ims)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return torch.nn.functional.normalize(self.model.encode_image(x), dim=-1)
