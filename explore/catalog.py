@@ -121,11 +121,12 @@ class Catalog:
         if _has_scan(src.shards):
             scans = _quote(f"{src.shards}/_scan/*.parquet")
             self.con.execute(f"""CREATE VIEW scan AS SELECT key, crawl_shard, image_offset,
-                image_size FROM read_parquet({scans})""")
+                image_size, file_row_number AS scan_row
+                FROM read_parquet({scans}, file_row_number = true)""")
         else:  # an uploaded output keeps no scan: kept images come from its own tars
             self.con.execute("""CREATE VIEW scan AS SELECT NULL::VARCHAR AS key,
                 NULL::INTEGER AS crawl_shard, NULL::BIGINT AS image_offset,
-                NULL::BIGINT AS image_size WHERE FALSE""")
+                NULL::BIGINT AS image_size, NULL::BIGINT AS scan_row WHERE FALSE""")
         self._entries(src.queries)
         # An unnest over every candidate: instant at the sandbox's size, minutes at 400M, so it
         # is built beside the server, and only the requests that read it wait for it.

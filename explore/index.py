@@ -9,6 +9,10 @@ Written next to the shards, in `<shards>/_index/`:
     image.faiss    an IVF index over image.npy, only when rows > EXACT_MAX
     parts/         the embeddings in chunks while they are made (a rerun resumes); then removed
 
+When the shards job scored with the same checkpoint (`--score-with`), its scan kept each
+scored image's embedding (`_scan/embeddings/`): those are taken as they are, and only the
+images without one are read and embedded.
+
 Search is cosine similarity (inner product of unit vectors). Up to EXACT_MAX rows it is one
 matrix-vector product over all of them: exact, no training, and under 10 ms at 100k x 96 on
 one core. Above that an inverted-file index (faiss IndexIVFFlat, sqrt(n) lists, trained on a
@@ -30,6 +34,7 @@ from tqdm import tqdm
 
 from openwit.core.io import atomic_output, atomic_write_text
 from openwit.explore.catalog import Catalog, Sources
+from openwit.pipeline.shards.dedup.semantic_tasks import stored_embeddings
 from openwit.pipeline.shards.shuffle import read_images
 
 EXACT_MAX = 100_000
@@ -50,7 +55,8 @@ def _rows(catalog: Catalog) -> pa.Table:
     return (
         catalog.con.cursor()
         .sql(
-            """SELECT c.pair_id, c.key, c.caption, s.crawl_shard, s.image_offset, s.image_size
+            """SELECT c.pair_id, c.key, c.caption, s.crawl_shard, s.image_offset, s.image_size,
+                      s.scan_row
                FROM samples c JOIN scan s ON s.key = c.key
                WHERE c.status = 'kept' ORDER BY c.pair_id"""
         )
@@ -58,11 +64,42 @@ def _rows(catalog: Catalog) -> pa.Table:
     )
 
 
-def _embed_part(rows: pa.Table, crawl: str, scorer, batch_size: int) -> dict[str, np.ndarray]:
-    images = read_images(crawl, rows)
+def _stored_images(shards: str, rows: pa.Table, checkpoint: str) -> tuple[np.ndarray, np.ndarray]:
+    """(found, embeddings): each row's image embedding as the scan kept it, where the scan
+    scored with `checkpoint` (semantic dedup reads the same files)."""
+    found, emb = np.zeros(rows.num_rows, bool), None
+    shard = np.array(rows.column("crawl_shard").to_pylist(), np.float64)
+    at = np.array(rows.column("scan_row").to_pylist(), np.float64)
+    for s in np.unique(shard[~np.isnan(shard)]):
+        stored = stored_embeddings(Path(shards) / "_scan" / f"{int(s):05d}.parquet", checkpoint)
+        if stored is None or not len(stored[0]):
+            continue
+        mine = np.flatnonzero((shard == s) & ~np.isnan(at))
+        local = at[mine].astype(np.int64)
+        j = np.minimum(np.searchsorted(stored[0], local), len(stored[0]) - 1)
+        hit = stored[0][j] == local
+        if emb is None:
+            emb = np.zeros((rows.num_rows, stored[1].shape[1]), np.float32)
+        emb[mine[hit]] = stored[1][j[hit]]
+        found[mine[hit]] = True
+    return found, emb if emb is not None else np.zeros((rows.num_rows, 0), np.float32)
+
+
+def _embed_part(
+    rows: pa.Table, crawl: str, scorer, batch_size: int, stored=None
+) -> dict[str, np.ndarray]:
+    """Image and caption embeddings of `rows`; the images `stored` holds are not read."""
+    found, image = stored if stored is not None else (np.zeros(rows.num_rows, bool), None)
+    todo = np.flatnonzero(~found)
+    new = scorer.image_embeddings(read_images(crawl, rows.take(todo)), batch_size)
+    if image is None or not image.shape[1]:
+        image = new
+    else:
+        image = image.copy()
+        image[todo] = new
     captions = [c or "" for c in rows.column("caption").to_pylist()]
     return {
-        "image": scorer.image_embeddings(images, batch_size).astype(np.float16),
+        "image": image.astype(np.float16),
         "text": scorer.text_embeddings(captions).astype(np.float16),
     }
 
@@ -88,13 +125,16 @@ def build_index(cfg: IndexConfig, progress: bool = True) -> dict:
         parts.mkdir(parents=True)
     atomic_write_text(stamp_path, json.dumps(stamp))
     scorer = ModelScorer(cfg.checkpoint)
+    found, stored = _stored_images(cfg.shards, rows, cfg.checkpoint)
     n_parts = max(1, math.ceil(rows.num_rows / cfg.part_rows))
     with tqdm(total=rows.num_rows, desc="index", unit="img", disable=not progress) as bar:
         for p in range(n_parts):
             path = parts / f"{p:05d}.npz"
+            at = slice(p * cfg.part_rows, (p + 1) * cfg.part_rows)
             chunk = rows.slice(p * cfg.part_rows, cfg.part_rows)
             if not path.exists():
-                emb = _embed_part(chunk, src.crawl, scorer, cfg.batch_size)
+                mine = (found[at], stored[at]) if found[at].any() else None
+                emb = _embed_part(chunk, src.crawl, scorer, cfg.batch_size, mine)
                 with atomic_output(path) as f:
                     np.savez(f, **emb)
             bar.update(chunk.num_rows)

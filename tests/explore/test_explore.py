@@ -84,6 +84,60 @@ def test_index_resumes_from_its_parts(indexed, tiny_checkpoint, tmp_path, monkey
     assert np.allclose(a, b, atol=2e-3)  # same model, same images: the same embeddings
 
 
+def _keep_embeddings(folder, checkpoint: str, rng) -> dict[str, np.ndarray]:
+    """Write `_scan/embeddings/` as a scan that scored with `checkpoint` would (random unit
+    vectors for every other row of each part); returns key -> vector."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from openwit.pipeline.shards.model_score import embedding_column
+    from openwit.pipeline.shards.scan import EMBEDDINGS, checkpoint_id
+
+    out = {}
+    for part in sorted((folder / "_scan").glob("*.parquet")):
+        keys = pq.read_table(part, columns=["key"]).column("key").to_pylist()
+        rows = np.arange(0, len(keys), 2)
+        v = rng.normal(size=(len(rows), 96)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        t = pa.table({"row": pa.array(rows, pa.int64()), "embedding": embedding_column(v)})
+        t = t.replace_schema_metadata({"checkpoint": checkpoint_id(checkpoint)})
+        (folder / "_scan" / EMBEDDINGS).mkdir(exist_ok=True)
+        pq.write_table(t, folder / "_scan" / EMBEDDINGS / part.name)
+        out.update({keys[r]: v[i] for i, r in enumerate(rows)})
+    return out
+
+
+def test_index_takes_the_scans_embeddings_of_the_same_checkpoint(
+    indexed, tiny_checkpoint, tmp_path, monkeypatch
+):
+    folder, crawl, _ = indexed
+    copy = tmp_path / "shards"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("_index"))
+    kept = _keep_embeddings(copy, str(tiny_checkpoint), np.random.default_rng(0))
+    read, real = [], index_mod.read_images
+    monkeypatch.setattr(index_mod, "read_images", lambda c, t: read.append(t) or real(c, t))
+    build_index(IndexConfig(str(copy), str(tiny_checkpoint), crawl=crawl, part_rows=256), False)
+    s = Searcher(copy / "_index")
+    keys = s.rows.column("key").to_pylist()
+    from_scan = [i for i, k in enumerate(keys) if k in kept]
+    assert 0 < len(from_scan) < len(keys)
+    want = np.stack([kept[keys[i]] for i in from_scan])
+    assert np.allclose(s.image[from_scan], want, atol=1e-3)  # as stored, in float16
+    assert sum(r.num_rows for r in read) == len(keys) - len(from_scan)  # only the others read
+    others = [i for i in range(len(keys)) if keys[i] not in kept]
+    fresh = Searcher(folder / "_index").image
+    assert np.allclose(s.image[others], fresh[others], atol=2e-3)  # embedded as before
+
+    # Another checkpoint's embeddings are not this model's: every image embedded again.
+    (copy / "_index" / "meta.json").unlink()
+    other = tmp_path / "other.pt"
+    shutil.copy(tiny_checkpoint, other)
+    read.clear()
+    build_index(IndexConfig(str(copy), str(other), crawl=crawl), False)
+    assert sum(r.num_rows for r in read) == len(keys)
+    assert np.allclose(Searcher(copy / "_index").image, fresh, atol=2e-3)
+
+
 def test_ivf_finds_what_exact_search_finds(indexed):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20_000, 32)).astype(np.float32)

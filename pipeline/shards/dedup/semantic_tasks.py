@@ -56,7 +56,7 @@ def embed_part(
     checkpoint (`part`'s EMBEDDINGS file), else embedded here, its image read from the
     crawl's tar by offset."""
     local = row_of(rows.column("id").to_numpy())
-    stored = _stored(part, cfg.checkpoint) if part is not None else None
+    stored = stored_embeddings(part, cfg.checkpoint) if part is not None else None
     found = np.zeros(rows.num_rows, bool)
     if stored is not None:
         at = np.minimum(np.searchsorted(stored[0], local), max(0, len(stored[0]) - 1))
@@ -75,7 +75,7 @@ def embed_part(
     return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": embedding})
 
 
-def _stored(part: Path, checkpoint: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+def stored_embeddings(part: Path, checkpoint: str | None) -> tuple[np.ndarray, np.ndarray] | None:
     """(rows, embeddings) the scan of `part` kept, sorted by row, if `checkpoint` made them."""
     path = part.parent / EMBEDDINGS / part.name
     if checkpoint is None or not path.is_file():
