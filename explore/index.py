@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from openwit.core.io import atomic_output, atomic_write_text
 from openwit.explore.catalog import Catalog, Sources
-from openwit.pipeline.shards.dedup.semantic_tasks import stored_embeddings
+from openwit.pipeline.shards.dedup.semantic_tasks import stored_rows
 from openwit.pipeline.shards.shuffle import read_images
 
 EXACT_MAX = 100_000
@@ -69,19 +69,16 @@ def _stored_images(shards: str, rows: pa.Table, checkpoint: str) -> tuple[np.nda
     scored with `checkpoint` (semantic dedup reads the same files)."""
     found, emb = np.zeros(rows.num_rows, bool), None
     shard = np.array(rows.column("crawl_shard").to_pylist(), np.float64)
-    at = np.array(rows.column("scan_row").to_pylist(), np.float64)
+    scan_row = np.array(rows.column("scan_row").to_pylist(), np.float64)
     for s in np.unique(shard[~np.isnan(shard)]):
-        stored = stored_embeddings(Path(shards) / "_scan" / f"{int(s):05d}.parquet", checkpoint)
-        if stored is None or not len(stored[0]):
+        mine = np.flatnonzero((shard == s) & ~np.isnan(scan_row))
+        part = Path(shards) / "_scan" / f"{int(s):05d}.parquet"
+        hit, vectors = stored_rows(part, checkpoint, scan_row[mine].astype(np.int64))
+        if vectors is None:
             continue
-        mine = np.flatnonzero((shard == s) & ~np.isnan(at))
-        local = at[mine].astype(np.int64)
-        j = np.minimum(np.searchsorted(stored[0], local), len(stored[0]) - 1)
-        hit = stored[0][j] == local
         if emb is None:
-            emb = np.zeros((rows.num_rows, stored[1].shape[1]), np.float32)
-        emb[mine[hit]] = stored[1][j[hit]]
-        found[mine[hit]] = True
+            emb = np.zeros((rows.num_rows, vectors.shape[1]), np.float32)
+        emb[mine[hit]], found[mine[hit]] = vectors[hit], True
     return found, emb if emb is not None else np.zeros((rows.num_rows, 0), np.float32)
 
 

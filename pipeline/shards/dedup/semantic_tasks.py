@@ -56,23 +56,33 @@ def embed_part(
     checkpoint (`part`'s EMBEDDINGS file), else embedded here, its image read from the
     crawl's tar by offset."""
     local = row_of(rows.column("id").to_numpy())
-    stored = stored_embeddings(part, cfg.checkpoint) if part is not None else None
-    found = np.zeros(rows.num_rows, bool)
-    if stored is not None:
-        at = np.minimum(np.searchsorted(stored[0], local), max(0, len(stored[0]) - 1))
-        found = stored[0][at] == local if len(stored[0]) else found
-        emb = np.zeros((rows.num_rows, stored[1].shape[1]), np.float32)
-        emb[found] = stored[1][at[found]]
-    if stored is None or not found.all():
+    found, emb = stored_rows(part, cfg.checkpoint, local)
+    if emb is None or not found.all():
         todo = np.flatnonzero(~found)
         images = read_images(crawl, rows.take(todo))  # a scan part is one crawl shard
         new = ModelScorer.cached(cfg.checkpoint).image_embeddings(images, cfg.batch_size)
-        if stored is None:
+        if emb is None:
             emb = new  # (0, dim) for a part with nothing left to embed
         else:
             emb[todo] = new
     embedding = embedding_column(emb)
     return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": embedding})
+
+
+def stored_rows(
+    part: Path | None, checkpoint: str | None, local: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(found, embeddings) of the scan part's rows `local`, where its scan kept an embedding
+    made by `checkpoint`; embeddings is None when the part keeps none of that model."""
+    found = np.zeros(len(local), bool)
+    stored = stored_embeddings(part, checkpoint) if part is not None else None
+    if stored is None or not len(stored[0]):
+        return found, None
+    at = np.minimum(np.searchsorted(stored[0], local), len(stored[0]) - 1)
+    found = stored[0][at] == local
+    emb = np.zeros((len(local), stored[1].shape[1]), np.float32)
+    emb[found] = stored[1][at[found]]
+    return found, emb
 
 
 def stored_embeddings(part: Path, checkpoint: str | None) -> tuple[np.ndarray, np.ndarray] | None:
