@@ -10,12 +10,21 @@ same shape works too.
 from __future__ import annotations
 
 import json
-import types
 from pathlib import Path
 
 import open_clip
 import torch
-from open_clip.transformer import text_global_pool
+
+from openwit.core.clip_model import channels_last, trim_text_padding
+
+__all__ = [
+    "channels_last",
+    "create",
+    "image_side",
+    "parameter_count",
+    "register",
+    "trim_text_padding",
+]
 
 CONFIGS = Path(__file__).parent / "configs"
 
@@ -48,55 +57,6 @@ def create(name_or_path: str, device: str | torch.device = "cpu"):
     )
     trim_text_padding(model)
     return model, train_tf, eval_tf, open_clip.get_tokenizer(name)
-
-
-def trim_text_padding(model: torch.nn.Module) -> bool:
-    """Make `model.encode_text` skip the padding after the batch's longest caption.
-
-    Captions are padded to the context length (77) but a web alt text is ~15 tokens. Under the
-    causal mask a token sees only earlier ones, and the feature is read at the end-of-text
-    token, so the padding after the longest caption cannot change any feature or gradient:
-    cutting it off computes the same thing for a fraction of the cost. Applies to
-    open_clip's CLIP class with its causal mask and end-of-text (argmax) pooling; any other
-    model is left as it is (returns False)."""
-    ok = (
-        type(model) is open_clip.CLIP
-        and getattr(model, "attn_mask", None) is not None
-        and model.text_pool_type == "argmax"
-    )
-    if ok:
-        model.encode_text = types.MethodType(_encode_text_trimmed, model)
-    return ok
-
-
-def _encode_text_trimmed(self, text: torch.Tensor, normalize: bool = False) -> torch.Tensor:
-    # open_clip's CLIP.encode_text, over the first n positions only
-    n = int(text.argmax(dim=-1).max()) + 1  # end-of-text is the largest id in every row
-    text = text[:, :n]
-    cast_dtype = self.transformer.get_cast_dtype()
-    x = self.token_embedding(text).to(cast_dtype) + self.positional_embedding[:n].to(cast_dtype)
-    x = self.transformer(x, attn_mask=self.attn_mask[:n, :n])
-    x = text_global_pool(self.ln_final(x), text, self.text_pool_type)
-    if self.text_projection is not None:
-        if isinstance(self.text_projection, torch.nn.Linear):
-            x = self.text_projection(x)
-        else:
-            x = x @ self.text_projection
-    return torch.nn.functional.normalize(x, dim=-1) if normalize else x
-
-
-def channels_last(model: torch.nn.Module) -> bool:
-    """Lay a convolutional image tower's weights out channels-last; True if it has one.
-
-    oneDNN on CPU (and cuDNN on tensor cores) run convolutions faster in NHWC. A ViT has a
-    single convolution, the patch embedding, and gains nothing, so it is left alone. Same
-    arithmetic, other memory order: results agree to float rounding."""
-    visual = getattr(model, "visual", None)
-    convs = sum(isinstance(m, torch.nn.Conv2d) for m in visual.modules()) if visual else 0
-    if convs < 2:
-        return False
-    visual.to(memory_format=torch.channels_last)
-    return True
 
 
 def image_side(model: torch.nn.Module) -> int:
