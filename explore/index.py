@@ -34,8 +34,7 @@ from tqdm import tqdm
 
 from openwit.core.io import atomic_output, atomic_write_text
 from openwit.explore.catalog import Catalog, Sources
-from openwit.pipeline.shards.dedup.semantic_tasks import stored_rows
-from openwit.pipeline.shards.shuffle import read_images
+from openwit.pipeline.shards.dedup.semantic_tasks import fill_in, stored_rows
 
 EXACT_MAX = 100_000
 NPROBE = 128  # of sqrt(n) lists: recall@10 0.94 at 1M (bench.explore), ~2 ms a query
@@ -68,12 +67,12 @@ def _stored_images(shards: str, rows: pa.Table, checkpoint: str) -> tuple[np.nda
     """(found, embeddings): each row's image embedding as the scan kept it, where the scan
     scored with `checkpoint` (semantic dedup reads the same files)."""
     found, emb = np.zeros(rows.num_rows, bool), None
-    shard = np.array(rows.column("crawl_shard").to_pylist(), np.float64)
-    scan_row = np.array(rows.column("scan_row").to_pylist(), np.float64)
-    for s in np.unique(shard[~np.isnan(shard)]):
-        mine = np.flatnonzero((shard == s) & ~np.isnan(scan_row))
+    shard = rows.column("crawl_shard").to_numpy()
+    scan_row = rows.column("scan_row").to_numpy()
+    for s in np.unique(shard):
+        mine = np.flatnonzero(shard == s)
         part = Path(shards) / "_scan" / f"{int(s):05d}.parquet"
-        hit, vectors = stored_rows(part, checkpoint, scan_row[mine].astype(np.int64))
+        hit, vectors = stored_rows(part, checkpoint, scan_row[mine])
         if vectors is None:
             continue
         if emb is None:
@@ -85,15 +84,10 @@ def _stored_images(shards: str, rows: pa.Table, checkpoint: str) -> tuple[np.nda
 def _embed_part(
     rows: pa.Table, crawl: str, scorer, batch_size: int, stored=None
 ) -> dict[str, np.ndarray]:
-    """Image and caption embeddings of `rows`; the images `stored` holds are not read."""
+    """Image and caption embeddings of `rows`; the images `stored` (found, embeddings) holds
+    are not read."""
     found, image = stored if stored is not None else (np.zeros(rows.num_rows, bool), None)
-    todo = np.flatnonzero(~found)
-    new = scorer.image_embeddings(read_images(crawl, rows.take(todo)), batch_size)
-    if image is None or not image.shape[1]:
-        image = new
-    else:
-        image = image.copy()
-        image[todo] = new
+    image = fill_in(image, found, rows, crawl, lambda ims: scorer.image_embeddings(ims, batch_size))
     captions = [c or "" for c in rows.column("caption").to_pylist()]
     return {
         "image": image.astype(np.float16),

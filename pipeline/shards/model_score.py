@@ -111,7 +111,7 @@ class ModelScorer:
             for i in range(0, len(texts), batch_size):
                 at = order[i : i + batch_size]
                 out[at] = torch.nn.functional.normalize(self.model.encode_text(tokens[at]), dim=-1)
-        return out.float().numpy()
+        return out.numpy()
 
     def scores(self, images: list[bytes], captions: list[str], batch_size: int = 64) -> np.ndarray:
         """Each pair's image-text cosine."""

@@ -114,8 +114,10 @@ def test_index_takes_the_scans_embeddings_of_the_same_checkpoint(
     copy = tmp_path / "shards"
     shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("_index"))
     kept = _keep_embeddings(copy, str(tiny_checkpoint), np.random.default_rng(0))
-    read, real = [], index_mod.read_images
-    monkeypatch.setattr(index_mod, "read_images", lambda c, t: read.append(t) or real(c, t))
+    from openwit.pipeline.shards.dedup import semantic_tasks
+
+    read, real = [], semantic_tasks.read_images
+    monkeypatch.setattr(semantic_tasks, "read_images", lambda c, t: read.append(t) or real(c, t))
     build_index(IndexConfig(str(copy), str(tiny_checkpoint), crawl=crawl, part_rows=256), False)
     s = Searcher(copy / "_index")
     keys = s.rows.column("key").to_pylist()

@@ -57,16 +57,29 @@ def embed_part(
     crawl's tar by offset."""
     local = row_of(rows.column("id").to_numpy())
     found, emb = stored_rows(part, cfg.checkpoint, local)
-    if emb is None or not found.all():
-        todo = np.flatnonzero(~found)
-        images = read_images(crawl, rows.take(todo))  # a scan part is one crawl shard
-        new = ModelScorer.cached(cfg.checkpoint).image_embeddings(images, cfg.batch_size)
-        if emb is None:
-            emb = new  # (0, dim) for a part with nothing left to embed
-        else:
-            emb[todo] = new
+    emb = fill_in(
+        emb,
+        found,
+        rows,
+        crawl,  # a scan part is one crawl shard
+        lambda images: ModelScorer.cached(cfg.checkpoint).image_embeddings(images, cfg.batch_size),
+    )
     embedding = embedding_column(emb)
     return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": embedding})
+
+
+def fill_in(emb: np.ndarray | None, found: np.ndarray, rows: pa.Table, crawl: str, embed):
+    """`emb` with the rows `found` lacks embedded from their images, read from the crawl's
+    tars by offset (`embed(images)`; not called when nothing is missing). `emb` None: no
+    row has one, and the result is `embed`'s (n, dim), (0, dim) for no rows."""
+    if emb is not None and found.all():
+        return emb
+    todo = np.flatnonzero(~found)
+    new = embed(read_images(crawl, rows.take(todo)))
+    if emb is None:
+        return new
+    emb[todo] = new
+    return emb
 
 
 def stored_rows(
