@@ -171,6 +171,7 @@ def run(cfg: AblateConfig) -> dict:
         "samples_seen": n * cfg.epochs,
         "scorer": scorer,
         "arms": table,
+        "overall": results.overall(table),  # the last arm (full) against the first (raw)
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
     atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")

@@ -1,5 +1,6 @@
 """The ablation's table: each arm's mean zero-shot top-1 over the evaluation sets, its spread
-over seeds, and a paired test against the arm before it (the same seeds, so paired)."""
+over seeds, and a paired test against the arm before it (the same seeds, so paired): the
+step's effect, the spread of that effect over the seeds, and what the table concludes."""
 
 from __future__ import annotations
 
@@ -25,8 +26,37 @@ def paired_p(a: list[float], b: list[float]) -> float | None:
     return float(ttest_rel(a, b).pvalue)
 
 
+ALPHA = 0.05  # a step's effect counts when its paired test is below this
+
+
+def effect(a: list[float], b: list[float]) -> dict:
+    """a's effect over b on the same seeds: the mean difference, its sd over the seeds,
+    the paired p and the verdict ("helps", "hurts", or "within the seeds' spread")."""
+    diff = np.subtract(a, b)
+    p = paired_p(a, b)
+    delta = float(diff.mean())
+    # No p with two seeds or more: the same difference on every seed, no spread at all.
+    steady = p is None and len(diff) >= 2 and delta != 0
+    beyond = steady or (p is not None and p < ALPHA)
+    verdict = ("helps" if delta > 0 else "hurts") if beyond else "within the seeds' spread"
+    return {
+        "delta": round(delta, 4),
+        "delta_sd": round(float(diff.std(ddof=1)), 4) if len(diff) > 1 else 0.0,
+        "paired_p": p,
+        "verdict": verdict,
+    }
+
+
+def overall(arms: list[dict]) -> dict | None:
+    """The last arm against the first (full against raw), as `effect` says it."""
+    if len(arms) < 2:
+        return None
+    first, last = ([s["zero_shot_mean"] for s in a["runs"]] for a in (arms[0], arms[-1]))
+    return {"arms": [arms[-1]["name"], arms[0]["name"]], **effect(last, first)}
+
+
 def table(arms: list[dict]) -> list[dict]:
-    """Adds each arm's mean, sd and the paired test against the previous arm."""
+    """Adds each arm's mean, sd and its effect over the previous arm (`effect`)."""
     out = []
     for k, arm in enumerate(arms):
         scores = [s["zero_shot_mean"] for s in arm["runs"]]
@@ -40,32 +70,58 @@ def table(arms: list[dict]) -> list[dict]:
             },
         }
         if k:
-            prev = [s["zero_shot_mean"] for s in arms[k - 1]["runs"]]
-            row["delta_vs_previous"] = round(float(np.mean(scores) - np.mean(prev)), 4)
-            row["paired_p_vs_previous"] = paired_p(scores, prev)
+            e = effect(scores, [s["zero_shot_mean"] for s in arms[k - 1]["runs"]])
+            row["delta_vs_previous"], row["delta_sd"] = e["delta"], e["delta_sd"]
+            row["paired_p_vs_previous"], row["verdict"] = e["paired_p"], e["verdict"]
+            # What the pipeline up to this step buys: the same test against the first arm.
+            first = [s["zero_shot_mean"] for s in arms[0]["runs"]]
+            row["vs_first"] = {"arm": arms[0]["name"], **effect(scores, first)}
         out.append(row)
     return out
 
 
+def _delta(e: dict) -> str:
+    p = "" if e["paired_p"] is None else f", p={e['paired_p']:.2g}"
+    return f"{e['delta']:+.3f} ± {e['delta_sd']:.3f}{p}"
+
+
+def _short(e: dict) -> str:
+    return f"{e['delta']:+.3f}" + ("" if e["paired_p"] is None else f" (p={e['paired_p']:.2g})")
+
+
+def _row_effect(a: dict) -> dict | None:
+    if "delta_vs_previous" not in a:
+        return None
+    return {
+        "delta": a["delta_vs_previous"],
+        "delta_sd": a.get("delta_sd", 0.0),
+        "paired_p": a.get("paired_p_vs_previous"),
+        "verdict": a.get("verdict", ""),
+    }
+
+
 def markdown(arms: list[dict]) -> str:
+    """The table, then the last arm against the first in one line."""
     sets = list(arms[0]["per_set_mean"])
-    head = ["arm", "pairs", "seeds", "mean top-1 ± sd", "Δ vs previous (p)", *sets]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = ["arm", "pairs", "seeds", "mean top-1 ± sd", "Δ vs previous ± sd (p)", "verdict"]
+    head.append(f"Δ vs {arms[0]['name']} (p)")
+    lines = ["| " + " | ".join([*head, *sets]) + " |", "|" + "---|" * (len(head) + len(sets))]
     for a in arms:
-        delta = (
-            f"{a['delta_vs_previous']:+.3f} (p={a['paired_p_vs_previous']:.2g})"
-            if a.get("paired_p_vs_previous") is not None
-            else (f"{a['delta_vs_previous']:+.3f}" if "delta_vs_previous" in a else "")
-        )
+        e = _row_effect(a)
         cells = [
             a["name"],
             f"{a['pairs']:,}",
             str(len(a["seeds"])),
             f"{a['zero_shot_mean']:.3f} ± {a['zero_shot_sd']:.3f}",
-            delta,
+            _delta(e) if e else "",
+            e["verdict"] if e else "",
+            _short(a["vs_first"]) if "vs_first" in a else "",
             *(f"{a['per_set_mean'][s]:.3f}" for s in sets),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    o = overall(arms)
+    if o is not None:
+        lines += ["", f"{o['arms'][0]} − {o['arms'][1]}: {_delta(o)} ({o['verdict']})"]
     return "\n".join(lines) + "\n"
 
 
@@ -107,14 +163,24 @@ def report_html(arms: list[dict], title: str) -> str:
             f"{a['zero_shot_mean']:.3f}",
             f"{a['zero_shot_sd']:.3f}",
             f"{a.get('delta_vs_previous', 0):+.3f}",
+            f"{a.get('delta_sd', 0):.3f}",
             "" if a.get("paired_p_vs_previous") is None else f"{a['paired_p_vs_previous']:.2g}",
+            a.get("verdict", ""),
         )
         for a in arms
     ]
-    header = ["arm", "pairs", "seeds", "mean top-1", "sd", "Δ previous", "paired p"]
+    header = ["arm", "pairs", "seeds", "mean top-1", "sd", "Δ previous", "Δ sd", "paired p"]
+    header.append("verdict")
     return (
         f"<!doctype html><meta charset='utf-8'><title>{title}</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "td,th{padding:.2em .8em;text-align:right}</style>"
-        f"<h1>{title}</h1>{png_tag(fig)}{html_table(rows, header)}"
+        f"<h1>{title}</h1>{png_tag(fig)}{html_table(rows, header)}{_overall_html(arms)}"
     )
+
+
+def _overall_html(arms: list[dict]) -> str:
+    o = overall(arms)
+    if o is None:
+        return ""
+    return f"<p>{o['arms'][0]} − {o['arms'][1]}: {_delta(o)} ({o['verdict']})</p>"

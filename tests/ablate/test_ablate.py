@@ -44,9 +44,23 @@ def test_the_table_has_spread_and_a_paired_test_against_the_previous_arm():
     assert rows[0]["zero_shot_mean"] == pytest.approx(0.11) and rows[0]["zero_shot_sd"] > 0
     assert rows[1]["delta_vs_previous"] == pytest.approx(0.1033, abs=1e-3)
     assert 0 < rows[1]["paired_p_vs_previous"] < 0.05  # the same seeds, a steady gain
+    assert rows[1]["delta_sd"] == pytest.approx(0.0058, abs=1e-4)  # diffs .10, .11, .10
+    assert rows[1]["verdict"] == "helps" and "verdict" not in rows[0]
     md = results.markdown(rows)
-    assert "| full | 100 | 3 | 0.213 ± 0.015 | +0.103 (p=" in md
-    assert "<img" in results.report_html(rows, "t")
+    assert "| full | 100 | 3 | 0.213 ± 0.015 | +0.103 ± 0.006, p=0.0" in md
+    assert rows[1]["vs_first"]["arm"] == "raw" and rows[1]["vs_first"]["verdict"] == "helps"
+    assert "| helps | +0.103 (p=0.0" in md and "full − raw: +0.103 ± 0.006" in md
+    html = results.report_html(rows, "t")
+    assert "<img" in html and "full − raw" in html
+
+
+def test_a_step_helps_or_hurts_only_beyond_the_seeds_spread():
+    e = results.effect([0.30, 0.20, 0.26], [0.22, 0.24, 0.21])  # +.08, -.04, +.05
+    assert e["delta"] == pytest.approx(0.03) and e["verdict"] == "within the seeds' spread"
+    assert results.effect([0.20, 0.21, 0.19], [0.25, 0.27, 0.24])["verdict"] == "hurts"
+    same = results.effect([0.3, 0.4], [0.2, 0.3])  # +0.1 on both seeds: no spread, no t-test
+    assert same["paired_p"] is None and same["verdict"] == "helps"
+    assert results.effect([0.3], [0.2])["verdict"] == "within the seeds' spread"  # one seed
 
 
 def _sleeper(folder, seconds: float, code: int = 0) -> list[str]:
