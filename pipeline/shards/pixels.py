@@ -9,6 +9,8 @@ index) do the same steps here:
     for a 64-pixel tower. Decoding straight to S would cost 0.2 ms an image less again,
     but moves 1% of the embeddings by more than 0.09 in cosine from a full decode; at 2S
     the pairs above 0.99 cosine are the same ones on a sandbox sample (docs/shards.md);
+  - converted to RGB first, as the trainer and the evaluator hand images to the transform
+    (open_clip's own order would resize a palette image by nearest neighbour);
   - resize and crop in PIL, straight to uint8, the same arithmetic as torchvision's;
   - float conversion and normalisation once per batch, in the channels-last layout that
     NumPy's (H, W, 3) arrays already have.

@@ -54,6 +54,20 @@ def test_same_tensor_as_the_transform_for_a_png(size, interp):
     assert ours.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "LA", "CMYK"])
+def test_other_modes_are_converted_to_rgb_first_as_the_evaluator_does(mode):
+    tf = evaluation(64)
+    pixels = Pixels.of(tf)
+    im = Image.open(io.BytesIO(encoded(150, 100, "PNG"))).convert(mode)
+    out = io.BytesIO()
+    im.save(out, "JPEG" if mode in ("L", "CMYK") else "PNG")
+    data = out.getvalue()
+    with Image.open(io.BytesIO(data)) as src:
+        want = tf(src.convert("RGB"))  # train/evaluate.py's call
+    # (a JPEG this small is under the 2S draft scale: decoded whole, so equal too)
+    assert torch.equal(pixels.batch([pixels(data)])[0], want)
+
+
 def test_a_jpeg_decodes_at_twice_the_side_and_stays_close():
     pixels = Pixels.of(evaluation(64))
     data = encoded(1024, 768, "JPEG")
