@@ -60,6 +60,15 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def nearest(x: np.ndarray, c: np.ndarray, rows: int = 4096) -> np.ndarray:
+    """Each row's nearest centroid, `rows` at a time (a part against ~14,000 centroids at
+    400M would be a 10,000 x 14,000 matrix at once)."""
+    out = np.zeros(len(x), np.int32)
+    for i in range(0, len(x), rows):
+        out[i : i + rows] = np.argmax(x[i : i + rows] @ c.T, axis=1)
+    return out
+
+
 def kmeans(x: np.ndarray, k: int, iterations: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Spherical k-means: (unit centroids k×d, each row's cluster)."""
     x = normalise(x)
@@ -79,32 +88,54 @@ def kmeans(x: np.ndarray, k: int, iterations: int, seed: int) -> tuple[np.ndarra
         finally:
             faiss.omp_set_num_threads(threads)
         c = normalise(km.centroids)
-        return c, np.argmax(x @ c.T, axis=1).astype(np.int64)
+        return c, nearest(x, c).astype(np.int64)
     rng = np.random.default_rng(seed)
     c = x[rng.choice(len(x), k, replace=False)]
     for _ in range(iterations):
-        assign = np.argmax(x @ c.T, axis=1)
+        assign = nearest(x, c)
         sums = np.zeros_like(c)
         np.add.at(sums, assign, x)
         empty = np.bincount(assign, minlength=k) == 0
         sums[empty] = c[empty]  # an empty cluster keeps its centroid
         c = normalise(sums)
-    return c, np.argmax(x @ c.T, axis=1).astype(np.int64)
+    return c, nearest(x, c).astype(np.int64)
 
 
-def cluster_dups(x: np.ndarray, centroid: np.ndarray, ids: np.ndarray, threshold: float):
+BLOCK = 2048  # members compared at once: a block x block similarity tile, 16 MiB
+
+
+def cluster_dups(
+    x: np.ndarray, centroid: np.ndarray, ids: np.ndarray, threshold: float, block: int = BLOCK
+):
     """Inside one cluster: for each member, the member it duplicates (its most similar
-    earlier-ranked mate above `threshold`), or -1. Ranked farthest from the centroid first,
-    ties by id, so the answer does not depend on the members' order."""
+    earlier-ranked mate above `threshold`; the first-ranked of equals), or -1. Ranked
+    farthest from the centroid first, ties by id, so the answer does not depend on the
+    members' order. The similarities go tile by tile: a k-means cluster of a web crawl can
+    hold a hundred thousand members, whose whole matrix would not fit in memory."""
     x = normalise(x)
-    dup = np.full(len(x), -1, dtype=np.int64)
-    if len(x) < 2:
+    n = len(x)
+    dup = np.full(n, -1, dtype=np.int64)
+    if n < 2:
         return dup
     order = np.lexsort((ids, -(1.0 - x @ centroid)))
-    sim = np.triu(x[order] @ x[order].T, k=1)  # only members ranked before a column count
-    best = sim.argmax(axis=0)
-    hit = sim[best, np.arange(len(x))] > threshold
-    dup[order[hit]] = order[best[hit]]
+    y = x[order]
+    best = np.full(n, -np.inf, dtype=np.float32)
+    best_row = np.full(n, -1, dtype=np.int64)
+    for c0 in range(0, n, block):
+        c1 = min(n, c0 + block)
+        cols = np.arange(c0, c1)
+        for r0 in range(0, c1 - 1, block):  # only members ranked before a column count
+            r1 = min(c1, r0 + block)
+            sim = y[r0:r1] @ y[c0:c1].T
+            if r1 > c0:  # the tile on the diagonal: a member against itself or later ones
+                sim[np.arange(r0, r1)[:, None] >= cols[None, :]] = -np.inf
+            top = sim.argmax(axis=0)
+            value = sim[top, cols - c0]
+            better = value > best[c0:c1]  # strictly: an earlier tile's equal stays
+            best[c0:c1][better] = value[better]
+            best_row[c0:c1][better] = top[better] + r0
+    hit = best > threshold
+    dup[order[hit]] = order[best_row[hit]]
     return dup
 
 

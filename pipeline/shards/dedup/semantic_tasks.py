@@ -22,7 +22,12 @@ import pyarrow.parquet as pq
 from openwit.core import storage
 from openwit.core.vocab import SUCCESS
 from openwit.pipeline.shards.buckets import read_bucket, row_of, write_buckets
-from openwit.pipeline.shards.dedup.semantic import SemDedupConfig, cluster_dups, kmeans
+from openwit.pipeline.shards.dedup.semantic import (
+    SemDedupConfig,
+    cluster_dups,
+    kmeans,
+    nearest,
+)
 from openwit.pipeline.shards.model_score import ModelScorer, embedding_column
 from openwit.pipeline.shards.place import DUPS
 from openwit.pipeline.shards.route import cut_reasons
@@ -30,7 +35,8 @@ from openwit.pipeline.shards.scan import EMBEDDINGS, checkpoint_id
 from openwit.pipeline.shards.shuffle import read_images
 
 KIND = "semantic_dup"
-SAMPLE = 200_000  # k-means sees at most this many rows (faiss: 39-256 per centroid suffice)
+SAMPLE = 200_000  # k-means sees at least this many rows (all of a smaller crawl) ...
+PER_CENTROID = 64  # ... and this many per centroid (faiss wants 39 to 256)
 _COLUMNS = ["key", "status", "filter_reason", "model_score", "contaminated_by"]
 _IMAGE = ["crawl_shard", "image_offset", "image_size"]
 
@@ -125,6 +131,12 @@ def sample(ids: np.ndarray, total: int, limit: int = SAMPLE) -> np.ndarray:
     return h < np.uint64(int(limit / total * 2**53))
 
 
+def sample_size(k: int) -> int:
+    """How many rows k-means needs for k centroids: at 400M rows (k ~ 14,000) about 900,000,
+    350 MB of 96-d float32 in the one clustering task."""
+    return max(SAMPLE, PER_CENTROID * k)
+
+
 def centroids(files_or_tables: list, cfg: SemDedupConfig) -> np.ndarray:
     """k-means over the sample, in id order (the same input from any partitioning); reads
     one part at a time, keeping only its sampled rows."""
@@ -135,19 +147,19 @@ def centroids(files_or_tables: list, cfg: SemDedupConfig) -> np.ndarray:
     total = sum(rows(x) for x in files_or_tables)
     if total == 0:
         return np.zeros((0, 0), np.float32)
+    k = cfg.clusters or max(1, round(np.sqrt(total / 2)))
+    limit = sample_size(k)
     picked = []
     for x in files_or_tables:
         t = x if isinstance(x, pa.Table) else pq.read_table(x)
-        picked.append(t.filter(pa.array(sample(t.column("id").to_numpy(), total))))
+        picked.append(t.filter(pa.array(sample(t.column("id").to_numpy(), total, limit))))
     t = pa.concat_tables(picked).sort_by("id")
-    k = cfg.clusters or max(1, round(np.sqrt(total / 2)))
     c, _ = kmeans(matrix(t), k, cfg.iterations, cfg.seed)
     return c
 
 
 def assign(t: pa.Table, c: np.ndarray, buckets: int) -> pa.Table:
-    x = matrix(t)
-    cluster = np.argmax(x @ c.T, axis=1).astype(np.int32) if len(x) else np.zeros(0, np.int32)
+    cluster = nearest(matrix(t), c)
     return t.append_column("cluster", pa.array(cluster)).append_column(
         "bucket", pa.array(cluster % buckets, pa.int32())
     )

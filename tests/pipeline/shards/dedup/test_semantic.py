@@ -73,6 +73,39 @@ def test_the_survivor_is_the_member_farthest_from_the_centroid():
     assert [perm[a] if a >= 0 else -1 for a in again] == [-1, 1, 2]
 
 
+def _dense_cluster_dups(x, centroid, ids, threshold):
+    """The whole similarity matrix at once: what the tiles must add up to."""
+    x = normalise(x)
+    order = np.lexsort((ids, -(1.0 - x @ centroid)))
+    sim = np.triu(x[order] @ x[order].T, k=1)
+    best = sim.argmax(axis=0)
+    hit = sim[best, np.arange(len(x))] > threshold
+    dup = np.full(len(x), -1)
+    dup[order[hit]] = order[best[hit]]
+    return dup
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 16, 2048])
+def test_a_cluster_compared_tile_by_tile_equals_the_whole_matrix(block):
+    x, truth = planted(n_topics=1, per_topic=60, seed=5)
+    centroid = normalise(x.mean(0, keepdims=True))[0]
+    ids = np.arange(len(x))[::-1].copy()
+    want = _dense_cluster_dups(x, centroid, ids, 0.95)
+    got = cluster_dups(x, centroid, ids, 0.95, block=block)
+    assert (want >= 0).sum() >= 10 and np.array_equal(got, want)
+    # Equal members: each later one points at the first-ranked of them, whatever the tiles.
+    same = np.repeat(normalise(np.array([[1.0, 0.2, 0.1]])), 5, axis=0)
+    far = normalise(np.array([[0.0, 1.0, 0.0]]))
+    dup = cluster_dups(
+        np.vstack([same, far]),
+        normalise(np.array([[1.0, 0.5, 0.0]]))[0],
+        np.arange(6),
+        0.99,
+        block=block,
+    )
+    assert dup.tolist() == [-1, 0, 0, 0, 0, -1]
+
+
 def test_kmeans_puts_every_row_in_its_nearest_cluster():
     x, _ = planted(n_topics=8, per_topic=20, dups=0)
     c, assign = kmeans(x, 8, 20, 0)
@@ -105,6 +138,18 @@ def test_clustered_in_buckets_equals_all_at_once():
         ]
     ).sort_by("id")
     assert whole.num_rows > 0 and whole.equals(split)
+
+
+def test_kmeans_samples_enough_rows_for_its_centroids():
+    # At 400M rows sqrt(n / 2) is ~14,000 centroids: 200,000 rows would give each 14.
+    k = round(np.sqrt(400e6 / 2))
+    assert sem.sample_size(10) == sem.SAMPLE and sem.sample_size(k) == 64 * k
+    ids = (np.int64(3) << 32) | np.arange(2_000_000, dtype=np.int64)
+    picked = sem.sample(ids, total=4_000_000, limit=sem.sample_size(k))
+    assert abs(picked.sum() - sem.sample_size(k) / 2) < 0.01 * sem.sample_size(k)
+    # By a hash of the id: a row is picked or not whatever part it came in.
+    assert np.array_equal(sem.sample(ids[::3], 4_000_000, sem.sample_size(k)), picked[::3])
+    assert sem.sample(ids[:10], total=10).all()
 
 
 def test_a_threshold_without_a_model_is_refused(tmp_path):
