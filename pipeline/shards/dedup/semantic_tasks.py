@@ -188,8 +188,10 @@ def dedup_clusters(t: pa.Table, c: np.ndarray, cfg: SemDedupConfig) -> pa.Table:
 def embed_step(part: Path, number: int, d: Path, crawl: str, cutoff, cfg: SemDedupConfig) -> None:
     path = d / "sem_embed" / f"{number:05d}.parquet"
     if not path.is_file():
-        ids = pq.read_table(d / "dups.parquet", columns=["id"]).column("id").to_numpy()
-        rows = candidates(part, number, cutoff, ids)
+        # Only this part's duplicates: its ids are one range (the part's number, then row).
+        span = [("id", ">=", number << 32), ("id", "<", (number + 1) << 32)]
+        dups = pq.read_table(d / "dups.parquet", columns=["id"], filters=span)
+        rows = candidates(part, number, cutoff, dups.column("id").to_numpy())
         storage.write_parquet(embed_part(rows, crawl, cfg, part), path)
 
 
