@@ -47,12 +47,18 @@ def effect(a: list[float], b: list[float]) -> dict:
     }
 
 
-def overall(arms: list[dict]) -> dict | None:
-    """The last arm against the first (full against raw), as `effect` says it."""
-    if len(arms) < 2:
+def overall(rows: list[dict]) -> dict | None:
+    """The last arm against the first (full against raw): the last row's `vs_first`."""
+    if len(rows) < 2:
         return None
-    first, last = ([s["zero_shot_mean"] for s in a["runs"]] for a in (arms[0], arms[-1]))
-    return {"arms": [arms[-1]["name"], arms[0]["name"]], **effect(last, first)}
+    vs = {k: v for k, v in rows[-1]["vs_first"].items() if k != "arm"}
+    return {"arms": [rows[-1]["name"], rows[0]["name"]], **vs}
+
+
+def overall_line(rows: list[dict]) -> str:
+    """`overall` in words, "" for a single arm."""
+    o = overall(rows)
+    return "" if o is None else f"{o['arms'][0]} − {o['arms'][1]}: {_delta(o)} ({o['verdict']})"
 
 
 def table(arms: list[dict]) -> list[dict]:
@@ -119,10 +125,8 @@ def markdown(arms: list[dict]) -> str:
             *(f"{a['per_set_mean'][s]:.3f}" for s in sets),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    o = overall(arms)
-    if o is not None:
-        lines += ["", f"{o['arms'][0]} − {o['arms'][1]}: {_delta(o)} ({o['verdict']})"]
-    return "\n".join(lines) + "\n"
+    last = overall_line(arms)
+    return "\n".join([*lines, "", last] if last else lines) + "\n"
 
 
 def report_html(arms: list[dict], title: str) -> str:
@@ -175,12 +179,5 @@ def report_html(arms: list[dict], title: str) -> str:
         f"<!doctype html><meta charset='utf-8'><title>{title}</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "td,th{padding:.2em .8em;text-align:right}</style>"
-        f"<h1>{title}</h1>{png_tag(fig)}{html_table(rows, header)}{_overall_html(arms)}"
+        f"<h1>{title}</h1>{png_tag(fig)}{html_table(rows, header)}<p>{overall_line(arms)}</p>"
     )
-
-
-def _overall_html(arms: list[dict]) -> str:
-    o = overall(arms)
-    if o is None:
-        return ""
-    return f"<p>{o['arms'][0]} − {o['arms'][1]}: {_delta(o)} ({o['verdict']})</p>"
