@@ -8,8 +8,9 @@ wall time of the `openwit shards` run it adds to, timed in this run:
   shared  with `--score-with C` too: the scan embeds each image once for the score and keeps
           the embedding, so semantic dedup only clusters; against `openwit shards
           --score-with C` (timed here, scan included)
-It also times the model's load in a fresh process (what each worker pays once, whatever
-the crawl's size) and reports the alone share without it.
+Each run's summary also gives the workers' model load, timed inside the job
+(`semdedup_model_load`: paid once per worker, whatever the crawl's size), so each row also
+has its share without the load and the embedding's core-milliseconds per image.
 The sandbox plants semantic duplicates (an emoji scene drawn again in the other served
 style); `audit_shards` scores the drops against them. Writes bench/results/semdedup.json.
     python -m bench.end_to_end        # first: the crawl, the shards and a checkpoint
@@ -20,13 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import median
+
+import numpy as np
+import pyarrow.parquet as pq
 
 from bench import common
+from openwit.pipeline.shards.dedup.semantic_tasks import matrix
 
 E2E = Path("data/bench/e2e")
 
@@ -50,21 +57,68 @@ def shards(out: Path, *args: str, scan_of: Path | None = None) -> tuple[dict, fl
     return json.loads((out / "_summary.json").read_text()), time.perf_counter() - t
 
 
-def model_load_seconds(ckpt: str) -> float:
-    """A fresh process's import of torch and open_clip and load of the checkpoint: what each
-    worker pays once, however large the crawl."""
-    code = (
-        "import sys, time; t = time.perf_counter()\n"
-        "from openwit.pipeline.shards.model_score import ModelScorer\n"
-        "ModelScorer(sys.argv[1]); print(time.perf_counter() - t)"
-    )
-    run = subprocess.run([sys.executable, "-c", code, ckpt], capture_output=True, text=True)
-    return round(float(run.stdout.split()[-1]), 2)
+def separability(run: Path, scan_of: Path, sandbox: Path = Path("data/sandbox")) -> dict:
+    """How far apart the embedder puts what the sandbox planted as one scene. Over the rows
+    semantic dedup saw in `run` (kept, or dropped as semantic_dup), with the embeddings the
+    scan of `scan_of` kept (`--score-with`, the same model): the cosine of each planted
+    redraw pair, of pairs of other scenes of the very same concepts, and how often a
+    redraw's nearest neighbour is its own partner. A threshold can only find the redraws
+    if the first sits above the second."""
+    truth = {}
+    for t in pq.read_table(sandbox / "truth" / "candidates.parquet").to_pylist():
+        truth.setdefault((t["page_url"], t["url"]), t)
+    cols = ["key", "page_url", "url", "status", "drop_reason"]
+    seen = {
+        r["key"]: truth[(r["page_url"], r["url"])]
+        for r in pq.read_table(run / "candidates.parquet", columns=cols).to_pylist()
+        if r["status"] == "kept" or r["drop_reason"] == "semantic_dup"
+    }
+    keys, vectors = [], []
+    for part in sorted((scan_of / "_scan").glob("*.parquet")):
+        stored = pq.read_table(scan_of / "_scan" / "embeddings" / part.name)
+        part_keys = pq.read_table(part, columns=["key"]).column("key").to_pylist()
+        emb = matrix(stored)
+        for r, e in zip(stored.column("row").to_pylist(), emb, strict=True):
+            if part_keys[r] in seen and seen[part_keys[r]].get("emoji_seed") is not None:
+                keys.append(part_keys[r])
+                vectors.append(e)
+    x = np.stack(vectors)
+    scene = np.array([seen[k]["emoji_seed"] for k in keys])
+    concepts = [tuple(sorted(seen[k]["emoji_concepts"])) for k in keys]
+    sim = x @ x.T
+    np.fill_diagonal(sim, -np.inf)
+    planted = [(i, j) for i in range(len(x)) for j in np.flatnonzero(scene == scene[i]) if i < j]
+    by_concepts: dict[tuple, list[int]] = {}
+    for i, c in enumerate(concepts):
+        by_concepts.setdefault(c, []).append(i)
+    same = [
+        (i, j)
+        for group in by_concepts.values()
+        for a, i in enumerate(group)
+        for j in group[a + 1 :]
+        if scene[i] != scene[j]
+    ]
+
+    def quartiles(pairs) -> list[float]:
+        v = np.array([sim[i, j] for i, j in pairs])
+        return np.percentile(v, [10, 50, 90]).round(3).tolist() if len(v) else []
+
+    nearest = sim.argmax(axis=1)
+    return {
+        "emoji_rows": len(x),
+        "planted_pairs": len(planted),
+        "planted_cosine_p10_p50_p90": quartiles(planted),
+        "same_concepts_other_scene_cosine_p10_p50_p90": quartiles(same),
+        "partner_is_nearest": round(float(np.mean([nearest[i] == j for i, j in planted])), 3)
+        if planted
+        else None,
+    }
 
 
 def row(s: dict, threshold: float, kept_without: int, against: float) -> dict:
     audit = s["sandbox_audit"]
     steps = {k: v for k, v in s.get("decide_steps", {}).items() if k.startswith("sem_")}
+    load = s.get("semdedup_model_load", 0.0)
     return {
         "threshold": threshold,
         "kept": s["kept"],
@@ -74,6 +128,13 @@ def row(s: dict, threshold: float, kept_without: int, against: float) -> dict:
         "semdedup_seconds": s["seconds"]["semdedup"],
         "steps": steps,
         "share": round(s["seconds"]["semdedup"] / against, 3),
+        # The workers' model load, timed inside the same run: paid once per worker, however
+        # large the crawl; the rest grows with the rows.
+        "model_load_seconds": load,
+        "share_without_load": round((s["seconds"]["semdedup"] - load) / against, 3),
+        "embed_core_ms_per_image": round(
+            (steps["sem_embed"] - load) * os.cpu_count() / max(1, kept_without) * 1e3, 3
+        ),
     }
 
 
@@ -104,20 +165,19 @@ def main() -> None:
     s, _ = shards(E2E / f"scored-semdedup-{args.shared}", *sem, scan_of=E2E / "scored")
     shared = row(s, args.shared, scored["kept"], scored_seconds)
     print(json.dumps(shared))
-    load = model_load_seconds(ckpt)
-    # Each worker loads the model once, in parallel with the others: the per-image part
-    # of the cost is what a crawl of any size pays in proportion to its rows.
-    per_image = [a["semdedup_seconds"] - load for a in alone]
+    apart = separability(E2E / f"scored-semdedup-{args.shared}", E2E / "scored")
+    print(json.dumps(apart))
     result = {
         **common.stamp(),
         "checkpoint": ckpt,
-        "model_load_seconds": load,
-        "share_without_load": round(min(per_image) / make_shards, 3),
+        "share_median": median(a["share"] for a in alone),
+        "share_without_load_median": median(a["share_without_load"] for a in alone),
         "make_shards_seconds": round(make_shards, 1),
         "shards_with_score_seconds": round(scored_seconds, 1),
         "planted": s["sandbox_audit"].get("semantic_dups_removable"),
         "alone": alone,
         "shared": shared,
+        "separability": apart,
         "target_share": 0.10,
     }
     common.write(args.out, result)

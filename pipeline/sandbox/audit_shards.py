@@ -8,8 +8,8 @@ Counted over the downloaded images the job scanned, row by row:
 - near duplicates: the same over the rows left after exact dedup, with "same content"
   (one drawing or scene, whatever edit was applied) in place of "same image"; a drop is also
   right when both are emoji scenes of the same art, concepts and backdrop (`_look`);
-- semantic duplicates: one emoji scene drawn in both served styles, among the rows image
-  dedup left; precision against the same scene (and, looser, the same concepts);
+- semantic duplicates: one emoji scene drawn in both served styles, among the rows every
+  other step kept; precision against the same scene (and, looser, the same concepts);
 - contamination: planted copies of evaluation images marked with the right evaluation id;
 - language: captions of known language, "non-English" against a language-filter drop.
 """
@@ -90,13 +90,15 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
         by_content[of[r["key"]]["content_id"]].append(r["key"])
     near_removed, near_removable = _removal(by_content, {r["key"] for r in near})
 
-    # Semantic duplicates: one emoji scene (seed) in either style, among what image dedup
-    # left; a drop is right when it points at the same scene, "same concepts" when at a
-    # scene of the very same concepts (SemDeDup cannot tell where they stand).
+    # Semantic duplicates: one emoji scene (seed) in either style, among the rows semantic
+    # dedup sees (kept by every other step: filters, balancing, image and caption dedup,
+    # decontamination); a drop is right when it points at the same scene, "same concepts"
+    # when at a scene of the very same concepts (SemDeDup cannot tell where they stand).
     meaning = {k: t["emoji_seed"] for k, t in of.items() if t.get("emoji_seed") is not None}
     by_scene: dict[int, list] = defaultdict(list)
-    for r in survivors:
-        if r["dup_kind"] != "near_image" and r["key"] in meaning:
+    for r in scanned:
+        seen = r["status"] == "kept" or r["drop_reason"] == "semantic_dup"
+        if seen and r["key"] in meaning:
             by_scene[meaning[r["key"]]].append(r["key"])
     semantic = [r for r in scanned if r["dup_kind"] == "semantic_dup"]
     sem_removed, sem_removable = _removal(by_scene, {r["key"] for r in semantic})

@@ -242,6 +242,7 @@ def run(cfg: ShardsConfig, make_executor) -> dict:
 def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     timings: dict[str, float] = {}
     steps: dict[str, float] = {}  # the partitioned decision's steps, when it ran here
+    model_load = 0.0  # of which the semantic dedup embedder's load
     t0 = time.time()
     evals = decontaminate.eval_images(cfg.eval_dir) if cfg.eval_dir else []
     shards = crawl_shards(cfg.crawl)
@@ -288,6 +289,7 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
             )
             steps = placed["seconds"]
             timings["semdedup"] = sum(v for k, v in steps.items() if k.startswith("sem_"))
+            model_load = placed["model_load"]
         else:  # the reference: every scanned row in this process
             placed = write_reference(cfg, out, parts, evals, cutoff)
         placed = {k: placed[k] for k in ("group_counts", "contaminated")}
@@ -318,6 +320,8 @@ def _run(cfg: ShardsConfig, out: Path, executor) -> dict:
     summary = _summary(outcomes, counts, errors, timings)
     if steps:
         summary["decide_steps"] = steps
+    if cfg.semdedup.enabled and steps:
+        summary["semdedup_model_load"] = model_load  # seconds, part of seconds.semdedup
     t0 = time.time()
     report.write(out, cfg.queries)
     summary["seconds"]["report"] = round(time.time() - t0, 2)

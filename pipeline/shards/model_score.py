@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,12 @@ class ModelScoreConfig:
 _LOADED: dict[str, ModelScorer] = {}  # one model per worker process and checkpoint
 
 
+def load_seconds() -> float:
+    """Seconds this process has spent importing and loading models (a one-off per worker:
+    semantic dedup reports it apart from the work that grows with the crawl)."""
+    return sum(m.load_seconds for m in _LOADED.values())
+
+
 def embedding_column(emb: np.ndarray) -> pa.FixedSizeListArray:
     """(n, dim) float32 embeddings as one Arrow column of fixed-size lists."""
     return pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1), pa.float32()), emb.shape[1])
@@ -60,6 +67,7 @@ class ModelScorer:
         return _LOADED[checkpoint]
 
     def __init__(self, checkpoint: str):
+        t0 = time.perf_counter()
         import open_clip
         import torch
 
@@ -82,6 +90,7 @@ class ModelScorer:
         trim_text_padding(model)
         self.tokenizer = open_clip.get_tokenizer(name)
         self.pixels = Pixels.of(self.transform)  # None: run the transform as given
+        self.load_seconds = time.perf_counter() - t0
 
     @property
     def dim(self) -> int:

@@ -47,6 +47,7 @@ from openwit.pipeline.shards.dedup import semantic_tasks as sem
 from openwit.pipeline.shards.dedup.captions import CaptionDedupConfig
 from openwit.pipeline.shards.dedup.images import VIEWS, DedupConfig
 from openwit.pipeline.shards.dedup.semantic import SemDedupConfig
+from openwit.pipeline.shards.model_score import load_seconds
 from openwit.pipeline.shards.route import (
     Layout,
     band_pieces,
@@ -149,7 +150,9 @@ def run_task(t: Task) -> dict:
                 t.memory,
             )
     elif t.step == "sem_embed":
+        before = load_seconds()
         sem.embed_step(Path(t.part), i, d, t.crawl, t.cutoff, t.semantic)
+        result = {"model_load": load_seconds() - before}
     elif t.step == "sem_cluster":
         sem.cluster_step(d, t.semantic)
     elif t.step == "sem_assign":
@@ -197,6 +200,7 @@ def decide(
     numbers = [int(p.stem) for p in parts]
     peaks: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    model_load = 0.0
 
     def step(name: str, specs: list[Task]) -> list[dict]:
         t0 = time.time()
@@ -229,7 +233,11 @@ def decide(
         step("caption_link", [Task(step="caption_link", index=0, memory=memory, **base)])
     if semantic is not None and semantic.enabled:
         sem_base = dict(base, semantic=semantic, crawl=crawl)
-        step("sem_embed", [Task(step="sem_embed", **{**k, **sem_base}) for k in per_part])
+        embedded = step(
+            "sem_embed", [Task(step="sem_embed", **{**k, **sem_base}) for k in per_part]
+        )
+        # The workers load the model side by side: the longest load is the wall time it took.
+        model_load = max((r["model_load"] for r in embedded), default=0.0)
         step("sem_cluster", [Task(step="sem_cluster", index=0, **sem_base)])
         step("sem_assign", [Task(step="sem_assign", **{**k, **sem_base}) for k in per_part])
         buckets = range(layout.exact_buckets)
@@ -251,6 +259,7 @@ def decide(
         "layout": layout,
         "peaks": peaks,
         "seconds": seconds,
+        "model_load": round(model_load, 2),  # of seconds["sem_embed"]: the embedder's load
     }
 
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from openwit.cli import app
 from openwit.pipeline.shards.candidates import read_decisions
+from openwit.pipeline.shards.model_score import ModelScorer, load_seconds
 from tests.conftest import kill_9_when, shards_args
 
 runner = CliRunner()
@@ -294,6 +295,10 @@ def test_semdedup_in_tasks_equals_the_one_process_reference(
     assert digest(outs["many"]) == digest(outs["one"])
     summary = json.loads((outs["many"] / "_summary.json").read_text())
     assert summary["seconds"]["semdedup"] > 0
+    # The workers' model load is reported apart (0 where a worker already held the model).
+    assert 0 <= summary["semdedup_model_load"] <= summary["seconds"]["semdedup"]
+    assert ModelScorer.cached(str(tiny_checkpoint)).load_seconds > 0
+    assert load_seconds() >= ModelScorer.cached(str(tiny_checkpoint)).load_seconds
     # With --score-with the same model, the scan's embeddings serve: one forward pass per
     # image for both steps, and the same rows go.
     shared = tmp_path / "shared"
