@@ -71,6 +71,13 @@ def nearest(x: np.ndarray, c: np.ndarray, rows: int = 4096) -> np.ndarray:
 
 def kmeans(x: np.ndarray, k: int, iterations: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Spherical k-means: (unit centroids k×d, each row's cluster)."""
+    c = fit_centroids(x, k, iterations, seed)
+    return c, nearest(x, c).astype(np.int64)  # a row's length does not change its nearest
+
+
+def fit_centroids(x: np.ndarray, k: int, iterations: int, seed: int) -> np.ndarray:
+    """Spherical k-means' unit centroids (k×d) of the rows of `x`. The partitioned job
+    assigns every row later, part by part, so the sample's own assignment is not made."""
     x = normalise(x)
     k = max(1, min(k, len(x)))
     try:
@@ -87,8 +94,7 @@ def kmeans(x: np.ndarray, k: int, iterations: int, seed: int) -> tuple[np.ndarra
             km.train(np.ascontiguousarray(x))
         finally:
             faiss.omp_set_num_threads(threads)
-        c = normalise(km.centroids)
-        return c, nearest(x, c).astype(np.int64)
+        return normalise(km.centroids)
     rng = np.random.default_rng(seed)
     c = x[rng.choice(len(x), k, replace=False)]
     for _ in range(iterations):
@@ -98,7 +104,7 @@ def kmeans(x: np.ndarray, k: int, iterations: int, seed: int) -> tuple[np.ndarra
         empty = np.bincount(assign, minlength=k) == 0
         sums[empty] = c[empty]  # an empty cluster keeps its centroid
         c = normalise(sums)
-    return c, nearest(x, c).astype(np.int64)
+    return c
 
 
 BLOCK = 2048  # members compared at once: a block x block similarity tile, 16 MiB

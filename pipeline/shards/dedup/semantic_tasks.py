@@ -25,7 +25,7 @@ from openwit.pipeline.shards.buckets import read_bucket, row_of, write_buckets
 from openwit.pipeline.shards.dedup.semantic import (
     SemDedupConfig,
     cluster_dups,
-    kmeans,
+    fit_centroids,
     nearest,
 )
 from openwit.pipeline.shards.model_score import ModelScorer, embedding_column
@@ -154,8 +154,7 @@ def centroids(files_or_tables: list, cfg: SemDedupConfig) -> np.ndarray:
         t = x if isinstance(x, pa.Table) else pq.read_table(x)
         picked.append(t.filter(pa.array(sample(t.column("id").to_numpy(), total, limit))))
     t = pa.concat_tables(picked).sort_by("id")
-    c, _ = kmeans(matrix(t), k, cfg.iterations, cfg.seed)
-    return c
+    return fit_centroids(matrix(t), k, cfg.iterations, cfg.seed)
 
 
 def assign(t: pa.Table, c: np.ndarray, buckets: int) -> pa.Table:
