@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bench import common
+from openwit.pipeline.sandbox.audit_shards import planted_truth, seen_by_semdedup
 from openwit.pipeline.shards.dedup.semantic_tasks import matrix
 
 E2E = Path("data/bench/e2e")
@@ -64,14 +65,12 @@ def separability(run: Path, scan_of: Path, sandbox: Path = Path("data/sandbox"))
     redraw pair, of pairs of other scenes of the very same concepts, and how often a
     redraw's nearest neighbour is its own partner. A threshold can only find the redraws
     if the first sits above the second."""
-    truth = {}
-    for t in pq.read_table(sandbox / "truth" / "candidates.parquet").to_pylist():
-        truth.setdefault((t["page_url"], t["url"]), t)
+    truth = planted_truth(sandbox)
     cols = ["key", "page_url", "url", "status", "drop_reason"]
     seen = {
         r["key"]: truth[(r["page_url"], r["url"])]
         for r in pq.read_table(run / "candidates.parquet", columns=cols).to_pylist()
-        if r["status"] == "kept" or r["drop_reason"] == "semantic_dup"
+        if seen_by_semdedup(r)
     }
     keys, vectors = [], []
     for part in sorted((scan_of / "_scan").glob("*.parquet")):

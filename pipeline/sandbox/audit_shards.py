@@ -61,10 +61,21 @@ def _removal(groups: dict, marked: set) -> tuple[int, int]:
     return removed, removable
 
 
-def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
+def planted_truth(sandbox_dir: str | Path) -> dict[tuple, dict]:
+    """(page URL, image URL) -> what the sandbox planted there."""
     truth: dict[tuple, dict] = {}
     for t in pq.read_table(Path(sandbox_dir) / "truth" / "candidates.parquet").to_pylist():
         truth.setdefault((t["page_url"], t["url"]), t)
+    return truth
+
+
+def seen_by_semdedup(r: dict) -> bool:
+    """Whether semantic dedup saw this candidates.parquet row: every other step kept it."""
+    return r["status"] == "kept" or r["drop_reason"] == "semantic_dup"
+
+
+def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
+    truth = planted_truth(sandbox_dir)
     rows = pq.read_table(Path(shards_dir) / "candidates.parquet").to_pylist()
     scanned = [r for r in rows if r["pixels"] is not None]
     of = {r["key"]: truth[(r["page_url"], r["url"])] for r in scanned}
@@ -97,8 +108,7 @@ def audit_shards(shards_dir: str | Path, sandbox_dir: str | Path) -> dict:
     meaning = {k: t["emoji_seed"] for k, t in of.items() if t.get("emoji_seed") is not None}
     by_scene: dict[int, list] = defaultdict(list)
     for r in scanned:
-        seen = r["status"] == "kept" or r["drop_reason"] == "semantic_dup"
-        if seen and r["key"] in meaning:
+        if seen_by_semdedup(r) and r["key"] in meaning:
             by_scene[meaning[r["key"]]].append(r["key"])
     semantic = [r for r in scanned if r["dup_kind"] == "semantic_dup"]
     sem_removed, sem_removable = _removal(by_scene, {r["key"] for r in semantic})
