@@ -6,9 +6,9 @@ pass, so the pipeline's embedders (the scan's model score, semantic dedup, the e
 index) do the same steps here:
   - a JPEG is decoded by DCT scaling (PIL's draft) to no less than 2S a side, as the
     trainer decodes (train.DataConfig.decode_size): a 256-pixel crawl image decodes at 128
-    for a 64-pixel tower. Decoding straight to S would cost 0.2 ms an image less again,
-    but moves 1% of the embeddings by more than 0.09 in cosine from a full decode; at 2S
-    the pairs above 0.99 cosine are the same ones on a sandbox sample (docs/shards.md);
+    for a 64-pixel tower. Decoding straight to S would save 0.17 ms an image more, but
+    moves a quarter of the embeddings by more than 0.01 in cosine; at 2S the pairs above
+    0.99 cosine are the same ones as from a full decode on a sandbox sample (docs/shards.md);
   - converted to RGB first, as the trainer and the evaluator hand images to the transform
     (open_clip's own order would resize a palette image by nearest neighbour);
   - resize and crop in PIL, straight to uint8, the same arithmetic as torchvision's;
