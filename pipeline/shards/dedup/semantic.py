@@ -123,7 +123,9 @@ def cluster_dups(
     dup = np.full(n, -1, dtype=np.int64)
     if n < 2:
         return dup
-    order = np.lexsort((ids, -(1.0 - x @ centroid)))
+    # Row by row, not a matrix-vector product: BLAS kernels round a row by where it falls
+    # in their blocks, and equal members must rank by id alone.
+    order = np.lexsort((ids, -(1.0 - (x * centroid).sum(axis=1))))
     y = x[order]
     best = np.full(n, -np.inf, dtype=np.float32)
     best_row = np.full(n, -1, dtype=np.int64)
