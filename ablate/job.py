@@ -74,13 +74,17 @@ def _kept(folder: Path) -> int:
     return int(json.loads((folder / "_summary.json").read_text())["kept"])
 
 
-def _train_command(shards: Path, out: Path, epochs: int, seed: int, eval_dir: Path):
-    """One run with the default recipe, zero-shot evaluation only; None when finished."""
+def _train_command(
+    shards: Path, out: Path, epochs: int, seed: int, eval_dir: Path, embeds: bool = False
+):
+    """One run with the default recipe, zero-shot evaluation only; None when finished. Only
+    a model that embeds for the pipeline (`embeds`: the scorer) needs its ONNX image tower."""
     ev = out / "eval.json"
     if ev.is_file() and json.loads(ev.read_text()).get("epoch") == epochs:
         return None
     cmd = [sys.executable, "-m", "openwit.train.trainer", "--shards", str(shards)]
     cmd += ["--out", str(out), "--epochs", str(epochs), "--seed", str(seed)]
+    cmd += [] if embeds else ["--no-onnx"]
     return cmd + ["--eval-dir", str(eval_dir), "--zero-shot-only", "--resume", "latest"]
 
 
@@ -132,7 +136,9 @@ def run(cfg: AblateConfig) -> dict:
             base = [a for a in NAMES[: NAMES.index(arm)] if a not in NEEDS_SCORER][-1]
             if base not in full:
                 full[base] = _shards(out, base, cfg, common, None)
-            cmd = _train_command(full[base], out / "scorer", cfg.scorer_epochs, 0, eval_dir)
+            cmd = _train_command(
+                full[base], out / "scorer", cfg.scorer_epochs, 0, eval_dir, embeds=True
+            )
             _train_all([(cmd, out / "scorer")] if cmd else [], 1)
             scorer = _latest(out / "scorer")
         full[arm] = _shards(out, arm, cfg, common, scorer)

@@ -10,7 +10,10 @@ wall time of the `openwit shards` run it adds to, timed in this run:
           --score-with C` (timed here, scan included)
 Each run's summary also gives the workers' model load, timed inside the job
 (`semdedup_model_load`: paid once per worker, whatever the crawl's size), so each row also
-has its share without the load and the embedding's core-milliseconds per image.
+has its share without the load and the embedding's core-milliseconds per image. The
+workers embed with the checkpoint's ONNX image tower (`embedder`); one more run at the
+shared threshold, on a copy of the checkpoint without it, rebuilds the model with open_clip
+instead (`alone_open_clip`: its cost, and how many of the drops are the same).
 The sandbox plants semantic duplicates (an emoji scene drawn again in the other served
 style); `audit_shards` scores the drops against them. Writes bench/results/semdedup.json.
     python -m bench.end_to_end        # first: the crawl, the shards and a checkpoint
@@ -33,6 +36,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bench import common
+from openwit.core.image_tower import OnnxTower
 from openwit.pipeline.sandbox.audit_shards import planted_truth, seen_by_semdedup
 from openwit.pipeline.shards.dedup.semantic_tasks import matrix
 
@@ -114,6 +118,11 @@ def separability(run: Path, scan_of: Path, sandbox: Path = Path("data/sandbox"))
     }
 
 
+def semantic_drops(run: Path) -> set[str]:
+    t = pq.read_table(run / "candidates.parquet", columns=["key", "drop_reason"])
+    return {r["key"] for r in t.to_pylist() if r["drop_reason"] == "semantic_dup"}
+
+
 def row(s: dict, threshold: float, kept_without: int, against: float) -> dict:
     audit = s["sandbox_audit"]
     steps = {k: v for k, v in s.get("decide_steps", {}).items() if k.startswith("sem_")}
@@ -159,6 +168,20 @@ def main() -> None:
         )
         alone.append(row(s, t, kept, make_shards))
         print(json.dumps(alone[-1]))
+    # The same step with the model rebuilt by open_clip in each worker (the checkpoint
+    # copied without its ONNX tower): what the tower saves, and whether it drops the same.
+    bare = E2E / "open-clip-checkpoint" / Path(ckpt).name
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ckpt, bare)
+    t = float(args.shared)
+    s, _ = shards(
+        E2E / "semdedup-open-clip", "--semdedup", str(t), "--semdedup-with", str(bare), scan_of=base
+    )
+    torch_row = row(s, t, kept, make_shards)
+    if (E2E / f"semdedup-{t}").is_dir():  # the ONNX run at the same threshold
+        same = semantic_drops(E2E / f"semdedup-{t}"), semantic_drops(E2E / "semdedup-open-clip")
+        torch_row["same_drops_as_onnx"] = f"{len(same[0] & same[1])} of {len(same[0] | same[1])}"
+    print(json.dumps(torch_row))
     scored, scored_seconds = shards(E2E / "scored", "--score-with", ckpt)
     sem = ["--score-with", ckpt, "--semdedup", str(args.shared)]
     s, _ = shards(E2E / f"scored-semdedup-{args.shared}", *sem, scan_of=E2E / "scored")
@@ -169,12 +192,14 @@ def main() -> None:
     result = {
         **common.stamp(),
         "checkpoint": ckpt,
+        "embedder": "onnxruntime" if OnnxTower.beside(ckpt) else "open_clip",
         "share_median": median(a["share"] for a in alone),
         "share_without_load_median": median(a["share_without_load"] for a in alone),
         "make_shards_seconds": round(make_shards, 1),
         "shards_with_score_seconds": round(scored_seconds, 1),
         "planted": s["sandbox_audit"].get("semantic_dups_removable"),
         "alone": alone,
+        "alone_open_clip": torch_row,
         "shared": shared,
         "separability": apart,
         "target_share": 0.10,

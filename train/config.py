@@ -63,6 +63,7 @@ class TrainConfig:
     seed: int = 0
     resume: str | None = None  # "latest" or a checkpoint path
     max_steps: int | None = None  # stop early (tests, benchmarks)
+    no_onnx: bool = False  # skip the image tower ONNX beside the last checkpoint (core/image_tower)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:

@@ -26,6 +26,7 @@ import open_clip
 import torch
 import torch.distributed as dist
 
+from openwit.core import image_tower
 from openwit.core.io import atomic_write_text
 from openwit.train import augment, checkpoint, data, evaluate, negatives, optim
 from openwit.train import model as models
@@ -228,6 +229,8 @@ def train(cfg: TrainConfig) -> dict:
                 log.metrics({"step": step, "epoch": epoch, "eval": _headline(result)})
                 result = {**result, "step": step, "epoch": epoch}
                 atomic_write_text(out / "eval.json", json.dumps(result, indent=2) + "\n")
+    if rank == 0 and not cfg.no_onnx and (last := checkpoint.latest(ckpt_dir)) is not None:
+        export_tower(raw, eval_tf, last, log)
     if dist.is_initialized():
         dist.barrier()
     return {
@@ -235,6 +238,20 @@ def train(cfg: TrainConfig) -> dict:
         "epochs": epoch,
         "samples_per_s": round(seen / max(1e-9, time.time() - started), 1),
     }
+
+
+def export_tower(model, eval_tf, last: Path, log: RunLog) -> None:
+    """The last checkpoint's image tower as ONNX beside it, for the pipeline's embedders
+    (core/image_tower.py). Optional for them: a model the exporter cannot take is logged and
+    the pipeline rebuilds it with open_clip instead."""
+    t0 = time.time()
+    try:
+        path = image_tower.export(model, eval_tf, last)
+    except Exception as e:  # noqa: BLE001 - the run's checkpoint is written and usable
+        log.info(f"image tower not exported ({type(e).__name__}: {e}); embedders use open_clip")
+        return
+    if path is not None:
+        log.info(f"image tower {path.name} exported in {time.time() - t0:.1f}s")
 
 
 def _headline(result: dict) -> dict:

@@ -5,7 +5,10 @@ must not import the trainer.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import types
+from pathlib import Path
 
 import open_clip
 import torch
@@ -59,3 +62,19 @@ def channels_last(model: torch.nn.Module) -> bool:
         return False
     visual.to(memory_format=torch.channels_last)
     return True
+
+
+def from_checkpoint(checkpoint: str | Path):
+    """(model in eval mode, evaluation transform, name) of an OpenWIT checkpoint, rebuilt
+    with open_clip alone from the model config the trainer stores in it."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if "model_config" not in state:
+        raise ValueError(f"{checkpoint}: not an OpenWIT checkpoint (no model_config)")
+    name = state["model_name"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.json"
+        path.write_text(json.dumps(state["model_config"]))
+        open_clip.add_model_config(path)
+    model, _, transform = open_clip.create_model_and_transforms(name, pretrained=None)
+    model.load_state_dict(state["model"])
+    return model.eval(), transform, name

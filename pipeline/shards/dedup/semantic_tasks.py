@@ -28,7 +28,7 @@ from openwit.pipeline.shards.dedup.semantic import (
     fit_centroids,
     nearest,
 )
-from openwit.pipeline.shards.model_score import ModelScorer, embedding_column
+from openwit.pipeline.shards.model_score import embedding_column, image_embedder
 from openwit.pipeline.shards.place import DUPS
 from openwit.pipeline.shards.route import cut_reasons
 from openwit.pipeline.shards.scan import EMBEDDINGS, checkpoint_id
@@ -68,7 +68,7 @@ def embed_part(
         found,
         rows,
         crawl,  # a scan part is one crawl shard
-        lambda images: ModelScorer.cached(cfg.checkpoint).image_embeddings(images, cfg.batch_size),
+        lambda images: image_embedder(cfg.checkpoint).image_embeddings(images, cfg.batch_size),
     )
     embedding = embedding_column(emb)
     return pa.table({"id": rows.column("id"), "key": rows.column("key"), "embedding": embedding})

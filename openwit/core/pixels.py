@@ -3,7 +3,7 @@
 open_clip's evaluation transform is resize (short side to S), centre crop S×S, to tensor,
 normalise. Run per image through torchvision it costs more than the tiny towers' forward
 pass, so the pipeline's embedders (the scan's model score, semantic dedup, the explorer's
-index) do the same steps here:
+index, an exported ONNX tower: image_tower.py) do the same steps here:
   - a JPEG is decoded by DCT scaling (PIL's draft) to no less than 2S a side, as the
     trainer decodes (train.DataConfig.decode_size): a 256-pixel crawl image decodes at 128
     for a 64-pixel tower. Decoding straight to S would save 0.17 ms an image more, but
@@ -64,6 +64,21 @@ class Pixels:
             w, h = im.size
         left, top = int(round((w - s) / 2.0)), int(round((h - s) / 2.0))
         return np.asarray(im.crop((left, top, left + s, top + s)))
+
+    def to_dict(self) -> dict:
+        return {"side": self.side, "resample": self.resample, "mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Pixels:
+        return cls(int(d["side"]), int(d["resample"]), tuple(d["mean"]), tuple(d["std"]))
+
+    def array(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """(n, 3, S, S) float32, normalised, C-contiguous: `batch` without torch, for ONNX
+        Runtime (the same float32 operations in the same order, so the same values)."""
+        x = np.stack(arrays).astype(np.float32) / np.float32(255)
+        x -= np.asarray(self.mean, np.float32)
+        x /= np.asarray(self.std, np.float32)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
     def batch(self, arrays: list[np.ndarray]):
         """(n, 3, S, S) float32 in channels-last memory, normalised."""
