@@ -54,8 +54,11 @@ class Pixels:
 
     def __call__(self, data: bytes) -> np.ndarray:
         """(S, S, 3) uint8 of one encoded image."""
-        with Image.open(io.BytesIO(data)) as im:
-            im.draft("RGB", (2 * self.side, 2 * self.side))  # JPEG only; others in full
+        # No `with`: the bytes are in memory, nothing to close, and an RGB image is resized
+        # as decoded (convert() would copy it: a tenth of the decode).
+        im = Image.open(io.BytesIO(data))
+        im.draft("RGB", (2 * self.side, 2 * self.side))  # JPEG only; others in full
+        if im.mode != "RGB":
             im = im.convert("RGB")
         w, h = im.size
         s = self.side

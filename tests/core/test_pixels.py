@@ -72,14 +72,14 @@ def test_a_jpeg_decodes_at_twice_the_side_and_stays_close():
     pixels = Pixels.of(evaluation(64))
     data = encoded(1024, 768, "JPEG")
     decoded = []
-    real_convert = Image.Image.convert
+    real_resize = Image.Image.resize
 
     def spy(im, *a, **k):
         decoded.append(im.size)
-        return real_convert(im, *a, **k)
+        return real_resize(im, *a, **k)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Image.Image, "convert", spy)
+        mp.setattr(Image.Image, "resize", spy)
         ours = pixels(data)
     assert decoded[0] == (256, 192)  # 1/4 scale: the smallest that keeps >= 128 a side
     full = np.asarray(
