@@ -75,14 +75,6 @@ class Pixels:
     def from_dict(cls, d: dict) -> Pixels:
         return cls(int(d["side"]), int(d["resample"]), tuple(d["mean"]), tuple(d["std"]))
 
-    def array(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """(n, 3, S, S) float32, normalised, C-contiguous: `batch` without torch, for ONNX
-        Runtime (the same float32 operations in the same order, so the same values)."""
-        x = np.stack(arrays).astype(np.float32) / np.float32(255)
-        x -= np.asarray(self.mean, np.float32)
-        x /= np.asarray(self.std, np.float32)
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
     def batch(self, arrays: list[np.ndarray]):
         """(n, 3, S, S) float32 in channels-last memory, normalised."""
         import torch

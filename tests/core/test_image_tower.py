@@ -1,6 +1,7 @@
 """The ONNX image tower: written by the trainer, the same embeddings as open_clip's, never
 used for weights other than its own checkpoint's."""
 
+import json
 import shutil
 import tarfile
 
@@ -69,3 +70,24 @@ def test_export_a_checkpoint_trained_without_one(tiny_checkpoint, tmp_path, craw
     assert np.abs(tower.image_embeddings(crawl_images[:20]) - theirs).max() < 1e-5
     with pytest.raises(SystemExit, match="no checkpoint at"):
         image_tower.main([str(tmp_path / "missing.pt")])
+
+
+def test_a_tower_of_another_format_is_not_used(tiny_checkpoint, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    ckpt = tmp_path / tiny_checkpoint.name
+    shutil.copy(tiny_checkpoint, ckpt)
+    # float input, as a tower that leaves normalisation to the caller would take
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64, 64, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 64, 64, 3])
+    model = helper.make_model(
+        helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    )
+    meta = {
+        "openwit.checkpoint_sha256": image_tower.file_sha256(ckpt),
+        "openwit.pixels": json.dumps(OnnxTower.beside(tiny_checkpoint).pixels.to_dict()),
+    }
+    onnx.helper.set_model_props(model, meta)
+    path_for(ckpt).write_bytes(model.SerializeToString())
+    assert OnnxTower.beside(ckpt) is None
