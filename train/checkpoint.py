@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from openwit.core import image_tower
 from openwit.core.io import atomic_output
 
 
@@ -42,6 +43,7 @@ def save(path: Path, state: dict, keep: int = 2) -> None:
         f.write(path.name + "\n")
     for old in sorted(path.parent.glob("step-*.pt"))[:-keep]:
         old.unlink(missing_ok=True)
+        image_tower.path_for(old).unlink(missing_ok=True)  # its exported tower, if any
 
 
 def save_step(folder: Path, model, opt, position: dict, config: dict, meta: dict) -> None:
