@@ -117,3 +117,22 @@ def test_crawl_and_shards_commands_default_to_their_jobs_schemas(monkeypatch, tm
     assert seen["crawl"] == crawl_job.make_config(None, inputs_version="v")
     assert seen["crawl"].preset == "sandbox" and seen["crawl"].sandbox == "data/sandbox"
     assert seen["shards"] == shards_job.ShardsConfig()
+
+
+def test_shards_says_how_to_export_a_missing_image_tower(tmp_path):
+    from openwit.cli.shards import _note_without_tower
+    from openwit.cli.ui import console
+    from openwit.pipeline.shards.dedup.semantic import SemDedupConfig
+
+    ckpt = tmp_path / "step-0000009.pt"
+    ckpt.write_bytes(b"weights")
+    sem = SemDedupConfig(threshold=0.99, checkpoint=str(ckpt))
+    with console.capture() as said:
+        _note_without_tower(sem, None)
+    assert f"python -m openwit.core.image_tower {ckpt}" in said.get()
+    with console.capture() as said:
+        _note_without_tower(sem, ckpt)  # the scan's embeddings serve: nothing to say
+        ckpt.with_suffix(".image.onnx").write_bytes(b"tower")
+        _note_without_tower(sem, None)
+        _note_without_tower(SemDedupConfig(), None)
+    assert said.get() == ""

@@ -149,6 +149,7 @@ def shards(
             rows_per_task=rows_per_task,
             decide_memory=decide_memory,
         )
+        _note_without_tower(cfg.semdedup, score_with)
         summary = run(cfg, options.executor_factory(executor, ray_address, task_cpus, task_memory))
     except (ShardsConfigMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
@@ -170,6 +171,21 @@ def shards(
     if "sandbox_audit" in summary:
         console.print(table("against the sandbox's ground truth", summary["sandbox_audit"]))
     console.print(f"report: {out}/report.html   summary: {out}/_summary.json")
+
+
+def _note_without_tower(sem, score_with: Path | None) -> None:
+    """Semantic dedup embedding with a checkpoint that has no ONNX tower beside it: say what
+    it costs and how to export one (a checkpoint from before the trainer wrote them)."""
+    from openwit.core.image_tower import path_for
+
+    embeds = sem.enabled and sem.checkpoint and sem.checkpoint != str(score_with)
+    if embeds and not path_for(sem.checkpoint).is_file():
+        console.print(
+            f"[yellow]note:[/yellow] no image tower beside {sem.checkpoint}: each worker "
+            "rebuilds the model with open_clip (seconds each); `python -m "
+            f"openwit.core.image_tower {sem.checkpoint}` exports one",
+            soft_wrap=True,
+        )
 
 
 def sql(
