@@ -79,7 +79,14 @@ class Pixels:
         """(n, 3, S, S) float32 in channels-last memory, normalised."""
         import torch
 
-        x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255)
+        return self.normalise(torch.from_numpy(np.stack(arrays)))
+
+    def normalise(self, x):
+        """(n, S, S, 3) uint8 tensor -> (n, 3, S, S) float32 (channels-last memory), as
+        ToTensor and Normalize compute it; also the first step of an exported tower's graph."""
+        import torch
+
+        x = x.permute(0, 3, 1, 2).float().div_(255)
         mean = torch.tensor(self.mean).view(1, 3, 1, 1)
         return x.sub_(mean).div_(torch.tensor(self.std).view(1, 3, 1, 1))
 
