@@ -4,7 +4,7 @@ Semantic dedup embeds images in Ray workers. Rebuilding the model there means im
 torch, torchvision, timm and open_clip: about 5 seconds a worker before the first image
 (40 with the page cache cold), as long as the per-image work of a whole sandbox run. ONNX
 Runtime loads the same tower in a tenth of a second and runs it faster on CPU (0.30 against
-0.40 ms an image on one core, the tiny ResNet), and a worker that only embeds images needs
+0.47 ms an image on one core, the tiny ResNet), and a worker that only embeds images needs
 no torch installed at all.
 
 The trainer writes `step-N.image.onnx` beside the checkpoint it ends with (`export`). The
