@@ -3,10 +3,9 @@
 Semantic dedup embeds images in Ray workers. Rebuilding the model there means importing
 torch, torchvision, timm and open_clip: about 5 seconds a worker before the first image
 (40 with the page cache cold), half as long as each worker's per-image work on the
-default sandbox (~9 s: docs/shards.md). ONNX
-Runtime loads the same tower in a tenth of a second and runs it faster on CPU (0.30 against
-0.47 ms an image on one core, the tiny ResNet), and a worker that only embeds images needs
-no torch installed at all.
+default sandbox (~9 s: docs/shards.md). ONNX Runtime loads the same tower in a tenth of a
+second and runs it faster on CPU (0.30 against 0.47 ms an image on one core, the tiny
+ResNet), and a worker that only embeds images needs no torch installed at all.
 
 The trainer writes `step-N.image.onnx` beside the checkpoint it ends with (`export`). The
 tower takes (n, S, S, 3) uint8 pixels from `Pixels`, whose settings travel in the file's
